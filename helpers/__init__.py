@@ -1,0 +1,33 @@
+"""Plumbing for the course notebooks.
+
+Servers in background threads, HTTP exchanges printed as raw messages, a clock the
+course can move, and the demo users. The lessons themselves (login checks, cookies,
+tokens) live in the notebooks, not here.
+"""
+
+from .course_clock import CourseClock, clock
+from .errors import install_json_errors, json_error
+from .http_display import format_request, format_response, show_cookie_jar, show_exchange
+from .live_server import LiveServer, running_servers, serve, stop_all
+from .paths import DATA_DIR, NOTEBOOKS_DIR, ROOT
+from .users import DemoUser, load_users
+
+__all__ = [
+    "DATA_DIR",
+    "NOTEBOOKS_DIR",
+    "ROOT",
+    "CourseClock",
+    "DemoUser",
+    "LiveServer",
+    "clock",
+    "format_request",
+    "format_response",
+    "install_json_errors",
+    "json_error",
+    "load_users",
+    "running_servers",
+    "serve",
+    "show_cookie_jar",
+    "show_exchange",
+    "stop_all",
+]

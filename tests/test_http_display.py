@@ -1,0 +1,55 @@
+"""Raw HTTP display: stable text, every Set-Cookie kept, noise hidden."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from flask import Flask, Response
+
+from helpers import LiveServer, format_request, format_response, show_cookie_jar, show_exchange
+
+
+@pytest.fixture(scope="module")
+def server():
+    app = Flask(__name__)
+
+    @app.post("/login")
+    def login() -> Response:
+        response = Response('{"ok": true}', content_type="application/json")
+        response.set_cookie("a", "1", httponly=True, samesite="Lax")
+        response.set_cookie("b", "2", max_age=60)
+        return response
+
+    with LiveServer(app, name="display") as live:
+        yield live
+
+
+def test_request_and_response_print_as_raw_http(server, capsys) -> None:
+    response = requests.post(server.url + "/login", json={"user": "alice"}, timeout=5)
+    show_exchange(response)
+    out = capsys.readouterr().out
+    assert out.startswith("POST /login HTTP/1.1\nHost: 127.0.0.1:PORT\n")
+    assert "Content-Type: application/json" in out
+    assert '"user": "alice"' in out
+    assert "HTTP/1.1 200 OK" in out
+    assert out.count("Set-Cookie:") == 2  # repeated headers are not merged
+    assert "User-Agent" not in out and "\nDate:" not in out and "\nServer:" not in out
+    assert str(server.port) not in out
+
+
+def test_hidden_headers_can_be_shown(server) -> None:
+    response = requests.get(server.url + "/nothing", timeout=5)
+    assert "User-Agent: python-requests" in format_request(response.request, hide=())
+    assert "\nDate: " in format_response(response, hide=())
+
+
+def test_cookie_jar_lists_attributes(server, capsys) -> None:
+    client = requests.Session()
+    client.post(server.url + "/login", timeout=5)
+    show_cookie_jar(client.cookies)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("a=1  domain=127.0.0.1 path=/") and "HttpOnly" in out[0]
+    assert "SameSite=Lax" in out[0]
+    assert out[1].startswith("b=2") and "expires" in out[1]
+    show_cookie_jar(requests.Session().cookies)
+    assert "empty" in capsys.readouterr().out

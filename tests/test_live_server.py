@@ -1,0 +1,111 @@
+"""The in-notebook server: starts, answers, restarts under the same name, stops fast, leaks nothing."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import requests
+from flask import Flask
+
+from helpers import LiveServer, running_servers, serve, stop_all
+
+
+def make_app(tag: str = "one") -> Flask:
+    app = Flask(__name__)
+
+    @app.get("/")
+    def index() -> dict[str, str]:
+        return {"tag": tag}
+
+    return app
+
+
+def threads_named(prefix: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive()]
+
+
+def test_context_manager_serves_on_loopback_and_stops() -> None:
+    with LiveServer(make_app(), name="ctx") as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert server.port > 0
+        assert requests.get(server.url + "/", timeout=5).json() == {"tag": "one"}
+    assert not server.running
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url.rsplit(":", 1)[0] + f":{server.port}/", timeout=2)
+
+
+def test_serve_same_name_replaces_the_old_server() -> None:
+    first = serve(make_app("one"), name="replace-me")
+    second = serve(make_app("two"), name="replace-me")
+    try:
+        assert not first.running
+        assert running_servers()["replace-me"] is second
+        assert requests.get(second.url + "/", timeout=5).json() == {"tag": "two"}
+    finally:
+        second.stop()
+    assert "replace-me" not in running_servers()
+
+
+def test_rerunning_on_a_fixed_port_never_says_address_in_use() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    for tag in ("a", "b", "c"):
+        server = serve(make_app(tag), name="fixed-port", port=port)
+        assert requests.get(server.url + "/", timeout=5).json() == {"tag": tag}
+    server.stop()
+
+
+def test_keep_alive_connections_do_not_leak_threads() -> None:
+    before = len(threads_named("leak-check"))
+    server = serve(make_app(), name="leak-check")
+    client = requests.Session()  # keeps its connection open after each response
+    for _ in range(5):
+        assert client.get(server.url + "/", timeout=5).status_code == 200
+    assert threads_named("leak-check-request"), "the keep-alive connection should hold a thread"
+    server.stop()
+    client.close()
+    assert len(threads_named("leak-check")) == before == 0
+
+
+def test_stop_is_fast() -> None:
+    server = serve(make_app(), name="fast-stop")
+    requests.get(server.url + "/", timeout=5)
+    started = time.perf_counter()
+    server.stop()
+    # werkzeug's default poll interval alone would cost up to 0.5 s
+    assert time.perf_counter() - started < 0.4
+
+
+def test_stop_all_stops_every_named_server() -> None:
+    servers = [serve(make_app(), name=f"many-{n}") for n in range(3)]
+    stop_all()
+    assert not any(s.running for s in servers)
+    assert not any(name.startswith("many-") for name in running_servers())
+
+
+def test_no_access_log_on_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    with LiveServer(make_app(), name="quiet") as server:
+        for _ in range(3):
+            requests.get(server.url + "/", timeout=5)
+            requests.get(server.url + "/missing", timeout=5)
+    out, err = capfd.readouterr()
+    assert "GET /" not in out + err
+    assert "HTTP/1.1" not in out + err
+
+
+def test_errors_before_the_app_are_json() -> None:
+    """A header line too long for http.server is refused with the contract's JSON, not HTML."""
+    with LiveServer(make_app(), name="early-errors") as server:
+        response = requests.get(server.url + "/", headers={"X-Big": "a" * 70_000}, timeout=5)
+        assert response.status_code == 431
+        assert response.headers["Content-Type"] == "application/json"
+        body = response.json()
+        assert body["error"] == "request_header_fields_too_large"
+        assert body["message"]
+        # and the server is still up
+        assert requests.get(server.url + "/", timeout=5).status_code == 200
