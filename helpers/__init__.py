@@ -7,6 +7,7 @@ tokens) live in the notebooks, not here.
 
 from .course_clock import CourseClock, clock
 from .errors import install_json_errors, json_error
+from .exercises import check
 from .http_display import format_request, format_response, show_cookie_jar, show_exchange
 from .live_server import LiveServer, running_servers, serve, stop_all
 from .paths import DATA_DIR, NOTEBOOKS_DIR, ROOT
@@ -24,6 +25,7 @@ __all__ = [
     "format_response",
     "install_json_errors",
     "json_error",
+    "check",
     "load_users",
     "running_servers",
     "serve",
