@@ -87,7 +87,9 @@ class RedisSessionStore:
     # -- the SessionStore interface ----------------------------------------------------
     def create(self, record: SessionRecord, ttl: float) -> None:
         """Store ``record`` (replacing any session with the same id) for ``ttl`` seconds."""
-        if not (isinstance(ttl, (int, float)) and math.isfinite(ttl) and ttl > 0):
+        if isinstance(ttl, bool) or not (
+            isinstance(ttl, (int, float)) and math.isfinite(ttl) and ttl > 0
+        ):
             raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
         key = self._key(record.sid)
         fields = {

@@ -200,7 +200,7 @@ def test_something_else_under_the_prefix_is_not_a_session(store) -> None:
     assert store.get("half") is None and store.get("bad") is None
 
 
-@pytest.mark.parametrize("ttl", [0, -1, float("nan"), float("inf")])
+@pytest.mark.parametrize("ttl", [0, -1, float("nan"), float("inf"), True])
 def test_a_ttl_must_be_a_positive_number(store, ttl: float) -> None:
     with pytest.raises(ValueError):
         store.create(record(), ttl=ttl)

@@ -1,0 +1,143 @@
+"""Two `sessions` servers sharing one real Redis: a black-box test of scaling out.
+
+Both run as ``python -m helpers serve sessions --db redis://...``, exactly as a reader
+would start them. A login on one is valid on the other, a logout on one ends the
+session on both, and when Redis goes away both answer a clear JSON 503 (never a 500,
+never a traceback), then recover once Redis is back on the same port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from helpers.redis_server import RedisServer
+from tests.conftest import CliServer, start_cli_server
+
+REQUIRE_SYSTEM_DEPS = os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1"
+MISSING = "needs a real redis-server: install the 'redis-server' package"
+TIMEOUT = 5
+
+
+@dataclass
+class Cluster:
+    redis: RedisServer
+    one: CliServer
+    two: CliServer
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    if shutil.which("redis-server") is None:
+        if REQUIRE_SYSTEM_DEPS:
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    redis_server = RedisServer().start()
+    servers: list[CliServer] = []
+    try:
+        servers.append(start_cli_server("sessions", "--db", redis_server.url))
+        servers.append(start_cli_server("sessions", "--db", redis_server.url))
+        yield Cluster(redis_server, *servers)
+    finally:
+        for server in servers:
+            server.stop()
+        redis_server.stop()
+
+
+def login(base_url: str, username: str = "alice", password: str = "wonderland") -> requests.Response:
+    return requests.post(f"{base_url}/login", json={"username": username, "password": password},
+                         timeout=TIMEOUT)
+
+
+def me(base_url: str, sid: str | None, cookie_name: str = "sid") -> requests.Response:
+    cookies = {cookie_name: sid} if sid is not None else {}
+    return requests.get(f"{base_url}/me", cookies=cookies, timeout=TIMEOUT)
+
+
+def session_cookie(response: requests.Response) -> tuple[str, str]:
+    """(name, value) of the session cookie a login set."""
+    assert response.status_code == 200, response.text
+    jar = response.cookies
+    assert len(jar) == 1, f"one session cookie expected, got {list(jar.keys())}"
+    name = next(iter(jar.keys()))
+    return name, jar[name]
+
+
+def assert_clean_503(response: requests.Response) -> None:
+    assert response.status_code == 503, (response.status_code, response.text)
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == "store_unavailable"
+    assert isinstance(body.get("message"), str) and body["message"]
+    assert "Traceback" not in response.text and "redis." not in response.text
+
+
+def test_the_two_servers_are_separate_processes(cluster: Cluster) -> None:
+    assert cluster.one.url != cluster.two.url
+    assert cluster.one.process.pid != cluster.two.process.pid
+
+
+def test_login_on_one_instance_is_valid_on_the_other(cluster: Cluster) -> None:
+    name, sid = session_cookie(login(cluster.one.url))
+    for server in (cluster.two, cluster.one, cluster.two):
+        answer = me(server.url, sid, name)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["username"] == "alice"
+
+
+def test_the_session_lives_in_redis(cluster: Cluster) -> None:
+    from helpers.redis_store import RedisSessionStore
+
+    name, sid = session_cookie(login(cluster.two.url, "bob", "builder"))
+    store = RedisSessionStore.from_url(cluster.redis.url)
+    record = store.get(sid)
+    assert record is not None and record.username == "bob"
+    ttl = store.ttl(sid)
+    assert ttl is not None and ttl > 0
+    store.close()
+
+
+def test_logout_on_the_second_instance_ends_the_session_on_the_first(cluster: Cluster) -> None:
+    name, sid = session_cookie(login(cluster.one.url))
+    assert me(cluster.one.url, sid, name).status_code == 200
+    out = requests.post(f"{cluster.two.url}/logout", cookies={name: sid}, timeout=TIMEOUT)
+    assert out.status_code == 204
+    for server in (cluster.one, cluster.two):
+        answer = me(server.url, sid, name)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]
+
+
+def test_a_made_up_session_id_is_refused_on_both(cluster: Cluster) -> None:
+    for server in (cluster.one, cluster.two):
+        assert me(server.url, "not-a-session").status_code == 401
+        assert me(server.url, None).status_code == 401
+
+
+def test_redis_down_means_a_clear_503_on_both_then_recovery(cluster: Cluster) -> None:
+    name, sid = session_cookie(login(cluster.one.url))
+    assert me(cluster.two.url, sid, name).status_code == 200
+    cluster.redis.stop()
+    try:
+        for server in (cluster.one, cluster.two):
+            assert_clean_503(me(server.url, sid, name))
+            assert_clean_503(login(server.url))
+            # the servers themselves stay up and keep answering
+            assert server.process.poll() is None
+    finally:
+        cluster.redis.start()
+    # Redis keeps nothing on disk here, so the old session is gone after the restart:
+    # the servers say 401 (not 503, not 500) and a new login works on both
+    for server in (cluster.one, cluster.two):
+        answer = me(server.url, sid, name)
+        assert answer.status_code == 401, answer.text
+    name, sid = session_cookie(login(cluster.two.url))
+    for server in (cluster.one, cluster.two):
+        answer = me(server.url, sid, name)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["username"] == "alice"
