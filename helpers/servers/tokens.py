@@ -72,6 +72,8 @@ CLIENT_ID = "course-notebooks"
 ACCESS_TOKEN_TYP = "at+jwt"
 #: The one signature algorithm issued and accepted.
 ALGORITHM = "RS256"
+#: Largest NumericDate accepted: beyond 2**53 - 1 a JSON number is not portable (RFC 7493 I-JSON).
+MAX_SAFE_INTEGER = 2**53 - 1
 #: Claims every access token must carry.
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "iat", "exp", "jti")
 
@@ -100,6 +102,8 @@ MAX_FIELD = 1024
 JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 #: RFC 6750 section 2.1: ``b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="``
 B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+#: RFC 7235 section 2.1: ``credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]``
+CREDENTIALS = re.compile(r"(?P<scheme>[!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(?P<rest>.*))?", re.DOTALL)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -225,12 +229,12 @@ def bearer_token(authorization: str | None) -> str | None:
     """
     if authorization is None:
         return None
-    scheme, _, rest = authorization.strip().partition(" ")
+    parsed = CREDENTIALS.fullmatch(authorization.strip(" "))
+    if parsed is None:
+        raise TokenRejected("the Authorization header is not '<scheme> <credentials>'", "invalid_request")
+    scheme, token = parsed.group("scheme"), parsed.group("rest")
     if scheme.lower() != "bearer":
-        if scheme:
-            return None  # another scheme: not bearer credentials
-        raise TokenRejected("the Authorization header is empty", "invalid_request")
-    token = rest.strip(" ")
+        return None  # another scheme: not bearer credentials
     if not token:
         raise TokenRejected("no token after Bearer", "invalid_request")
     if not B64TOKEN.fullmatch(token):
@@ -296,12 +300,14 @@ def check_signature(token: str, key: RSAPublicKey) -> dict[str, Any]:
 
 
 def numeric_date(claims: Mapping[str, Any], name: str) -> float:
-    """A NumericDate claim: a JSON number (not a string, not true/false, not NaN)."""
+    """A NumericDate claim: a JSON number (not a numeric string, not true/false, not NaN or huge)."""
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TokenRejected(f"{name} must be a JSON number (NumericDate)")
     if isinstance(value, float) and not math.isfinite(value):
         raise TokenRejected(f"{name} must be a finite number")
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise TokenRejected(f"{name} is out of range")
     return value
 
 

@@ -1,0 +1,460 @@
+"""The ``tokens`` server as a black box: ``python -m helpers serve tokens``, driven over HTTP.
+
+Login, /me with Bearer tokens, the JWKS (checked with jwcrypto, a second JOSE library
+that knows nothing of the server but its published keys), a battery of malformed and
+forged tokens that must all be a JSON 401 with a ``WWW-Authenticate`` challenge, bad
+request bodies, logout, and 8 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwcrypto import jwk as jc_jwk
+from jwcrypto import jwt as jc_jwt
+from jwcrypto.jws import InvalidJWSSignature
+
+from tests.conftest import ROOT, CliServer, start_cli_server
+
+TIMEOUT = 5
+KEYS = ROOT / "data" / "keys"
+ISSUER, AUDIENCE = "urn:course:tokens", "urn:course:api"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliServer]:
+    srv = start_cli_server("tokens", "--db", str(tmp_path_factory.mktemp("tokens") / "tokens.db"))
+    yield srv
+    assert srv.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def alice(server: CliServer) -> dict[str, Any]:
+    """One login shared by the read-only tests (a password check costs ~0.1 s)."""
+    response = login(server.url)
+    assert response.status_code == 200
+    return response.json()
+
+
+# -- helpers ------------------------------------------------------------------------------
+def login(url: str, username: str = "alice", password: str = "wonderland") -> requests.Response:
+    return requests.post(f"{url}/login", json={"username": username, "password": password}, timeout=TIMEOUT)
+
+
+def me(url: str, authorization: str | bytes | None) -> requests.Response:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    return requests.get(f"{url}/me", headers=headers, timeout=TIMEOUT)
+
+
+def b64url(data: bytes | str | dict[str, Any] | list[Any]) -> str:
+    if isinstance(data, (dict, list)):
+        data = json.dumps(data, separators=(",", ":"))
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def part(token: str, index: int) -> dict[str, Any]:
+    segment = token.split(".")[index]
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+@functools.cache
+def demo_private_key(kid: str = "demo-rsa-2026") -> Any:
+    return serialization.load_pem_private_key((KEYS / f"{kid}-private.pem").read_bytes(), None)
+
+
+def good_claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "iat": now, "exp": now + 300, "jti": "test-" + str(now)}
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not DROP}
+
+
+DROP = object()
+
+
+def rs256(claims: dict[str, Any], *, kid: str = "demo-rsa-2026", key: Any = None, **header: Any) -> str:
+    """Sign claims with a demo key (the keys are public on purpose: tests may forge)."""
+    return jwt.encode(claims, key or demo_private_key(kid), algorithm="RS256",
+                      headers={"kid": kid, "typ": "at+jwt", **header})
+
+
+def rs256_raw(header: dict[str, Any], payload_json: str, kid: str = "demo-rsa-2026") -> str:
+    """Sign a payload given as raw JSON text (for NaN, numeric strings and other oddities)."""
+    signing_input = f"{b64url(header)}.{b64url(payload_json)}".encode()
+    key = demo_private_key(kid)
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input.decode()}.{b64url(signature)}"
+
+
+def hs256_raw(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
+    signing_input = f"{b64url(header)}.{b64url(claims)}".encode()
+    signature = hmac.new(secret, signing_input, hashlib.sha256).digest()
+    return f"{signing_input.decode()}.{b64url(signature)}"
+
+
+def assert_bearer_401(response: requests.Response, error: str | None) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error", "message"}
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="tokens"')
+    if error is None:
+        assert "error=" not in challenge
+    else:
+        assert f'error="{error}"' in challenge
+        assert 'error_description="' in challenge
+        assert body["error"] == error
+
+
+# -- login ------------------------------------------------------------------------------------
+def test_login_returns_a_bearer_pair_that_must_not_be_cached(server: CliServer) -> None:
+    response = login(server.url, "bob", "builder")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+    body = response.json()
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 300 and isinstance(body["expires_in"], int)
+    assert len(body["refresh_token"]) == 43 and "." not in body["refresh_token"]
+
+
+def test_access_token_header_and_claims(alice: dict[str, Any]) -> None:
+    token = alice["access_token"]
+    header, claims = part(token, 0), part(token, 1)
+    assert header == {"alg": "RS256", "kid": "demo-rsa-2026", "typ": "at+jwt"}
+    assert {"iss", "sub", "aud", "iat", "exp", "jti"} <= set(claims)
+    assert (claims["iss"], claims["aud"], claims["sub"]) == (ISSUER, AUDIENCE, "alice")
+    # NumericDates are JSON integers, not strings
+    assert type(claims["iat"]) is int and type(claims["exp"]) is int
+    assert claims["exp"] - claims["iat"] == 300
+    assert abs(claims["iat"] - time.time()) < 60
+
+
+def test_each_login_gets_fresh_tokens(server: CliServer, alice: dict[str, Any]) -> None:
+    again = login(server.url).json()
+    assert again["refresh_token"] != alice["refresh_token"]
+    assert part(again["access_token"], 1)["jti"] != part(alice["access_token"], 1)["jti"]
+
+
+@pytest.mark.parametrize("username, password", [("alice", "wrong"), ("mallory", "wonderland"), ("", "")])
+def test_bad_credentials_are_a_json_401(server: CliServer, username: str, password: str) -> None:
+    response = login(server.url, username, password)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_credentials"
+    assert "access_token" not in response.text
+
+
+# -- /me ----------------------------------------------------------------------------------------
+def test_me_with_the_access_token(server: CliServer, alice: dict[str, Any]) -> None:
+    response = me(server.url, f"Bearer {alice['access_token']}")
+    assert response.status_code == 200
+    assert response.json() == {"sub": "alice"}
+    # the auth scheme is case-insensitive (RFC 7235)
+    assert me(server.url, f"bearer {alice['access_token']}").status_code == 200
+
+
+def test_me_without_credentials_is_a_bare_challenge(server: CliServer) -> None:
+    assert_bearer_401(me(server.url, None), error=None)
+    assert_bearer_401(me(server.url, "Basic YWxpY2U6d29uZGVybGFuZA=="), error=None)
+
+
+def test_token_signed_with_the_older_key_still_verifies(server: CliServer) -> None:
+    response = me(server.url, "Bearer " + rs256(good_claims(), kid="demo-rsa-2025"))
+    assert response.status_code == 200, response.text
+
+
+def test_audience_may_be_a_list_that_contains_ours(server: CliServer) -> None:
+    response = me(server.url, "Bearer " + rs256(good_claims(aud=["urn:other", AUDIENCE])))
+    assert response.status_code == 200, response.text
+
+
+# -- the JWKS and an independent verifier -------------------------------------------------------
+def test_jwks_publishes_both_public_keys_only(server: CliServer) -> None:
+    response = requests.get(f"{server.url}/.well-known/jwks.json", timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert "max-age" in response.headers["Cache-Control"]
+    keys = response.json()["keys"]
+    assert {k["kid"] for k in keys} == {"demo-rsa-2026", "demo-rsa-2025"}
+    for key in keys:
+        assert set(key) == {"kid", "kty", "alg", "use", "n", "e"}
+        assert (key["kty"], key["alg"], key["use"]) == ("RSA", "RS256", "sig")
+        public = serialization.load_pem_public_key((KEYS / f"{key['kid']}-public.pem").read_bytes())
+        n = int.from_bytes(base64.urlsafe_b64decode(key["n"] + "=" * (-len(key["n"]) % 4)), "big")
+        assert n == public.public_numbers().n
+
+
+def test_jwcrypto_verifies_the_token_with_only_the_published_jwks(server: CliServer, alice: dict[str, Any]) -> None:
+    jwks_text = requests.get(f"{server.url}/.well-known/jwks.json", timeout=TIMEOUT).text
+    keyset = jc_jwk.JWKSet.from_json(jwks_text)
+    checked = jc_jwt.JWT(jwt=alice["access_token"], key=keyset, algs=["RS256"],
+                         check_claims={"iss": ISSUER, "aud": AUDIENCE, "exp": None})
+    claims = json.loads(checked.claims)
+    assert claims["sub"] == "alice"
+    assert checked.token.jose_header["kid"] == "demo-rsa-2026"
+    # and the same independent verifier refuses a tampered payload
+    head, _, sig = alice["access_token"].split(".")
+    forged = f"{head}.{b64url({**part(alice['access_token'], 1), 'sub': 'bob'})}.{sig}"
+    with pytest.raises(InvalidJWSSignature):
+        jc_jwt.JWT(jwt=forged, key=keyset.get_key("demo-rsa-2026"), algs=["RS256"])
+    with pytest.raises(jc_jwt.JWTMissingKey):  # with the whole set, no key verifies it
+        jc_jwt.JWT(jwt=forged, key=keyset, algs=["RS256"])
+
+
+# -- the malformed and forged token battery -----------------------------------------------------
+def _public_pem() -> bytes:
+    return (KEYS / "demo-rsa-2026-public.pem").read_bytes()
+
+
+@functools.cache
+def _attacker_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+MALFORMED_HEADERS: dict[str, str | bytes] = {
+    "empty header": "",
+    "scheme only": "Bearer",
+    "scheme and spaces": "Bearer    ",
+    "non-b64token characters": "Bearer !!!.???.***",
+    "a comma list": "Bearer a, b",
+    "unicode bytes": "Bearer ключ".encode(),
+    "latin-1 byte": b"Bearer \xff\xfe",
+    "a tab and a token": "Bearer\tabc.def.ghi",
+}
+
+
+@pytest.mark.parametrize("authorization", list(MALFORMED_HEADERS.values()), ids=list(MALFORMED_HEADERS))
+def test_malformed_authorization_is_invalid_request(server: CliServer, authorization: str | bytes) -> None:
+    assert_bearer_401(me(server.url, authorization), "invalid_request")
+
+
+def _battery() -> dict[str, str]:
+    """Tokens that are syntactically bearer tokens but must be refused as invalid_token."""
+    hs_header = {"alg": "HS256", "typ": "at+jwt", "kid": "demo-rsa-2026"}
+    public_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(serialization.load_pem_public_key(_public_pem()))
+    attacker = _attacker_key()
+    attacker_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key(), as_dict=True)
+    rs_header = {"alg": "RS256", "typ": "at+jwt", "kid": "demo-rsa-2026"}
+    big = "A" * 9000
+    valid = rs256(good_claims())
+    head, payload, sig = valid.split(".")
+    return {
+        "one word after two spaces": " x",
+        "three dots": "a.b.c.d",
+        "only dots": "...",
+        "base64 of non-JSON": f"{b64url('hello')}.{b64url('world')}.{b64url('sig')}",
+        "JSON array header": f"{b64url([])}.{b64url(good_claims())}.{b64url('sig')}",
+        "JSON string header": f"{b64url(json.dumps('RS256'))}.{b64url(good_claims())}.{b64url('sig')}",
+        "header without alg": f"{b64url({'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
+        "alg none, no signature": f"{b64url({'alg': 'none', 'typ': 'at+jwt'})}.{payload}.",
+        "alg none, with signature": f"{b64url({'alg': 'none', 'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
+        "alg NONE": f"{b64url({'alg': 'NONE', 'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
+        "HS256 keyed with the public PEM": hs256_raw(hs_header, good_claims(), _public_pem()),
+        "HS256 keyed with the public JWK": hs256_raw(hs_header, good_claims(), public_jwk.encode()),
+        "RS512 header on an RS256 signature": f"{b64url({**rs_header, 'alg': 'RS512'})}.{payload}.{sig}",
+        "huge token": f"{big}.{big}.{big}",
+        "payload of invalid base64 length": f"{head}.A.{sig}",
+        "payload is an array": rs256_raw(rs_header, "[1, 2, 3]"),
+        "payload is not JSON": rs256_raw(rs_header, "not json"),
+        "tampered payload": f"{head}.{b64url({**part(valid, 1), 'sub': 'bob'})}.{sig}",
+        "signature of another token": f"{head}.{payload}.{rs256(good_claims(sub='bob')).split('.')[2]}",
+        "unknown kid": rs256(good_claims(), kid="demo-rsa-2026").replace(head, b64url({**rs_header, "kid": "demo-rsa-2099"})),
+        "kid path injection": rs256(good_claims(), key=attacker, kid="../../../../dev/null"),
+        "kid is a number": f"{b64url({**rs_header, 'kid': 7})}.{payload}.{sig}",
+        "no kid": f"{b64url({'alg': 'RS256', 'typ': 'at+jwt'})}.{payload}.{sig}",
+        "attacker key in jwk header": rs256(good_claims(), key=attacker, jwk=attacker_jwk),
+        "attacker key via jku": rs256(good_claims(), key=attacker, jku="http://127.0.0.1:1/jwks.json"),
+        "attacker kid and jwk": rs256(good_claims(), key=attacker, kid="attacker", jwk={**attacker_jwk, "kid": "attacker"}),
+        "typ JWT instead of at+jwt": rs256(good_claims(), typ="JWT"),
+        "crit header": rs256(good_claims(), crit=["exp"]),
+        "expired": rs256(good_claims(iat=int(time.time()) - 600, exp=int(time.time()) - 300)),
+        "expires right now": rs256(good_claims(exp=int(time.time()))),
+        "not yet valid (nbf)": rs256(good_claims(nbf=int(time.time()) + 600)),
+        "issued in the future": rs256(good_claims(iat=int(time.time()) + 600)),
+        "exp as a numeric string": rs256(good_claims(exp=str(int(time.time()) + 300))),
+        "iat as a numeric string": rs256(good_claims(iat=str(int(time.time())))),
+        "nbf as a numeric string": rs256(good_claims(nbf=str(int(time.time()) - 10))),
+        "exp true": rs256(good_claims(exp=True)),
+        "exp null": rs256(good_claims(exp=None)),
+        "exp NaN": rs256_raw(rs_header, json.dumps(good_claims()).replace('"exp": ', '"exp": NaN, "x": ')),
+        "exp Infinity": rs256_raw(rs_header, json.dumps(good_claims()).replace('"exp": ', '"exp": Infinity, "x": ')),
+        "exp huge integer": rs256_raw(rs_header, json.dumps(good_claims(exp=10**400))),
+        "missing exp": rs256(good_claims(exp=DROP)),
+        "missing iat": rs256(good_claims(iat=DROP)),
+        "missing jti": rs256(good_claims(jti=DROP)),
+        "missing sub": rs256(good_claims(sub=DROP)),
+        "missing iss": rs256(good_claims(iss=DROP)),
+        "missing aud": rs256(good_claims(aud=DROP)),
+        "wrong issuer": rs256(good_claims(iss="urn:someone:else")),
+        "wrong audience": rs256(good_claims(aud="urn:other:api")),
+        "audience list without ours": rs256(good_claims(aud=["urn:a", "urn:b"])),
+        "sub is a number": rs256(good_claims(sub=42)),
+        "jti is empty": rs256(good_claims(jti="")),
+        "jti is an object": rs256(good_claims(jti={"a": 1})),
+        "signed by a stranger": rs256(good_claims(), key=attacker),
+    }
+
+
+BATTERY = _battery()
+
+
+@pytest.mark.parametrize("token", list(BATTERY.values()), ids=list(BATTERY))
+def test_forged_or_broken_tokens_are_invalid_token(server: CliServer, token: str) -> None:
+    assert_bearer_401(me(server.url, "Bearer " + token), "invalid_token")
+
+
+def test_the_battery_would_pass_if_its_tokens_were_good(server: CliServer) -> None:
+    """Guard against a battery that fails for a boring reason: the same builders make good tokens."""
+    assert me(server.url, "Bearer " + rs256(good_claims())).status_code == 200
+    assert me(server.url, "Bearer " + rs256_raw({"alg": "RS256", "typ": "at+jwt", "kid": "demo-rsa-2026"},
+                                                json.dumps(good_claims()))).status_code == 200
+    assert me(server.url, "Bearer " + rs256(good_claims(nbf=int(time.time()) - 5), typ="application/at+jwt")).status_code == 200
+
+
+def test_a_refresh_token_is_not_an_access_token(server: CliServer, alice: dict[str, Any]) -> None:
+    assert_bearer_401(me(server.url, f"Bearer {alice['refresh_token']}"), "invalid_token")
+
+
+def test_server_survives_the_battery(server: CliServer, alice: dict[str, Any]) -> None:
+    assert server.process.poll() is None
+    assert me(server.url, f"Bearer {alice['access_token']}").status_code == 200
+
+
+# -- request bodies ---------------------------------------------------------------------------------
+BAD_BODIES: dict[str, tuple[bytes, str, int]] = {
+    "not JSON": (b"username=alice", "application/json", 400),
+    "form encoded": (b"username=alice&password=wonderland", "application/x-www-form-urlencoded", 415),
+    "text/plain JSON": (b'{"username": "alice", "password": "wonderland"}', "text/plain", 415),
+    "array": (b'["alice", "wonderland"]', "application/json", 400),
+    "number": (b"42", "application/json", 400),
+    "null": (b"null", "application/json", 400),
+    "string": (b'"alice"', "application/json", 400),
+    "numbers for strings": (b'{"username": 1, "password": 2}', "application/json", 400),
+    "nulls": (b'{"username": null, "password": null}', "application/json", 400),
+    "lists for strings": (b'{"username": ["alice"], "password": ["wonderland"]}', "application/json", 400),
+    "objects for strings": (b'{"username": {}, "password": {}}', "application/json", 400),
+    "booleans": (b'{"username": true, "password": false}', "application/json", 400),
+    "missing password": (b'{"username": "alice"}', "application/json", 400),
+    "empty object": (b"{}", "application/json", 400),
+    "lone surrogate": (b'{"username": "\\ud800", "password": "x"}', "application/json", 400),
+    "invalid UTF-8": (b'{"username": "\xff\xfe", "password": "x"}', "application/json", 400),
+    "deep nesting": (b"[" * 30000 + b"]" * 30000, "application/json", 400),
+    "huge body": (b'{"username": "' + b"a" * 100_000 + b'", "password": "x"}', "application/json", 413),
+    "long field": (b'{"username": "' + b"a" * 5000 + b'", "password": "x"}', "application/json", 400),
+    "giant number": (b'{"username": ' + b"9" * 5000 + b', "password": "x"}', "application/json", 400),
+}
+
+
+@pytest.mark.parametrize("path", ["/login", "/refresh", "/logout"])
+@pytest.mark.parametrize("body, content_type, status", list(BAD_BODIES.values()), ids=list(BAD_BODIES))
+def test_bad_bodies_are_json_errors(server: CliServer, path: str, body: bytes, content_type: str, status: int) -> None:
+    response = requests.post(server.url + path, data=body, headers={"Content-Type": content_type}, timeout=TIMEOUT)
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert set(response.json()) == {"error", "message"}
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/login"), ("GET", "/refresh"), ("PUT", "/logout"),
+                                          ("POST", "/me"), ("DELETE", "/.well-known/jwks.json")])
+def test_wrong_methods_are_json_405(server: CliServer, method: str, path: str) -> None:
+    response = requests.request(method, server.url + path, timeout=TIMEOUT)
+    assert response.status_code == 405
+    assert set(response.json()) == {"error", "message"}
+
+
+def test_unknown_path_is_json_404(server: CliServer) -> None:
+    response = requests.get(server.url + "/admin", timeout=TIMEOUT)
+    assert response.status_code == 404
+    assert set(response.json()) == {"error", "message"}
+
+
+# -- logout ---------------------------------------------------------------------------------------
+def test_logout_denies_the_access_token_and_revokes_the_refresh_token(server: CliServer) -> None:
+    pair = login(server.url).json()
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+    response = requests.post(f"{server.url}/logout", json={"refresh_token": pair["refresh_token"]},
+                             headers=bearer, timeout=TIMEOUT)
+    assert response.status_code == 204 and response.content == b""
+    assert_bearer_401(me(server.url, bearer["Authorization"]), "invalid_token")
+    refused = requests.post(f"{server.url}/refresh", json={"refresh_token": pair["refresh_token"]}, timeout=TIMEOUT)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_grant"
+    # logging out again is harmless
+    again = requests.post(f"{server.url}/logout", json={"refresh_token": pair["refresh_token"]},
+                          headers=bearer, timeout=TIMEOUT)
+    assert again.status_code == 204
+
+
+def test_logout_with_only_the_refresh_token_also_kills_the_access_token(server: CliServer) -> None:
+    pair = login(server.url).json()
+    response = requests.post(f"{server.url}/logout", json={"refresh_token": pair["refresh_token"]}, timeout=TIMEOUT)
+    assert response.status_code == 204
+    assert_bearer_401(me(server.url, f"Bearer {pair['access_token']}"), "invalid_token")
+
+
+def test_logout_with_only_the_access_token_ends_the_whole_login(server: CliServer) -> None:
+    pair = login(server.url).json()
+    response = requests.post(f"{server.url}/logout", headers={"Authorization": f"Bearer {pair['access_token']}"},
+                             timeout=TIMEOUT)
+    assert response.status_code == 204
+    assert me(server.url, f"Bearer {pair['access_token']}").status_code == 401
+    refused = requests.post(f"{server.url}/refresh", json={"refresh_token": pair["refresh_token"]}, timeout=TIMEOUT)
+    assert refused.status_code == 401
+
+
+def test_logout_is_lenient_about_unknown_tokens_but_not_about_nothing(server: CliServer) -> None:
+    unknown = requests.post(f"{server.url}/logout", json={"refresh_token": "no-such-token"}, timeout=TIMEOUT)
+    assert unknown.status_code == 204
+    garbage_bearer = requests.post(f"{server.url}/logout", headers={"Authorization": "Bearer a.b.c"}, timeout=TIMEOUT)
+    assert garbage_bearer.status_code == 204
+    nothing = requests.post(f"{server.url}/logout", timeout=TIMEOUT)
+    assert nothing.status_code == 400 and nothing.json()["error"] == "invalid_request"
+    wrong_type = requests.post(f"{server.url}/logout", json={"refresh_token": 5}, timeout=TIMEOUT)
+    assert wrong_type.status_code == 400
+
+
+def test_logout_of_one_login_leaves_another_alone(server: CliServer) -> None:
+    first, second = login(server.url).json(), login(server.url).json()
+    requests.post(f"{server.url}/logout", json={"refresh_token": first["refresh_token"]}, timeout=TIMEOUT)
+    assert me(server.url, f"Bearer {second['access_token']}").status_code == 200
+
+
+# -- load ---------------------------------------------------------------------------------------------
+def test_eight_concurrent_clients_all_succeed(server: CliServer, alice: dict[str, Any]) -> None:
+    clients, per_client = 8, 100
+    barrier = threading.Barrier(clients)
+    results: list[list[int]] = [[] for _ in range(clients)]
+    bearer = {"Authorization": f"Bearer {alice['access_token']}"}
+
+    def client(index: int) -> None:
+        with requests.Session() as session:
+            barrier.wait()
+            for _ in range(per_client):
+                results[index].append(session.get(f"{server.url}/me", headers=bearer, timeout=TIMEOUT).status_code)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    statuses = [status for per in results for status in per]
+    assert len(statuses) == clients * per_client
+    assert set(statuses) == {200}
