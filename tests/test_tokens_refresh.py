@@ -1,0 +1,259 @@
+"""Refresh-token rotation in the ``tokens`` server.
+
+Over HTTP against the CLI server: rotation, reuse detection (a spent token revokes its
+whole family), a 16-thread race on one token, and what the SQLite file holds. Expiry
+needs a clock the test can move, which the CLI server's clock is not, so the lifetimes
+are tested in-process: ``create_app`` with the test's own CourseClock, driven with
+Flask's test client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from helpers.course_clock import CourseClock
+from helpers.servers import tokens
+from tests.conftest import CliServer, start_cli_server
+
+TIMEOUT = 10
+RACERS = 16
+RACE_ROUNDS = 5
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tokens-refresh") / "tokens.db"
+
+
+@pytest.fixture(scope="module")
+def server(db_path: Path) -> Iterator[CliServer]:
+    srv = start_cli_server("tokens", "--db", str(db_path))
+    yield srv
+    assert srv.stop() == 0
+
+
+def login(url: str) -> dict[str, Any]:
+    response = requests.post(f"{url}/login", json={"username": "alice", "password": "wonderland"}, timeout=TIMEOUT)
+    assert response.status_code == 200
+    return response.json()
+
+
+def refresh(url: str, token: str, session: Any = requests) -> requests.Response:
+    return session.post(f"{url}/refresh", json={"refresh_token": token}, timeout=TIMEOUT)
+
+
+def me_status(url: str, access_token: str) -> int:
+    return requests.get(f"{url}/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMEOUT).status_code
+
+
+def assert_invalid_grant(response: Any) -> None:
+    assert response.status_code == 401
+    body = response.json() if callable(response.json) else response.json
+    assert set(body) == {"error", "message"}
+    assert body["error"] == "invalid_grant"
+
+
+# -- rotation over HTTP ----------------------------------------------------------------------
+def test_refresh_returns_a_new_pair_and_spends_the_old_token(server: CliServer) -> None:
+    first = login(server.url)
+    response = refresh(server.url, first["refresh_token"])
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    second = response.json()
+    assert set(second) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    assert me_status(server.url, second["access_token"]) == 200
+    # the new one rotates in turn
+    third = refresh(server.url, second["refresh_token"])
+    assert third.status_code == 200
+    assert me_status(server.url, third.json()["access_token"]) == 200
+
+
+def test_reusing_a_spent_token_revokes_the_whole_family(server: CliServer) -> None:
+    first = login(server.url)
+    second = refresh(server.url, first["refresh_token"]).json()
+    third = refresh(server.url, second["refresh_token"]).json()
+    assert me_status(server.url, third["access_token"]) == 200
+
+    reuse = refresh(server.url, first["refresh_token"])  # a thief replays the first token
+    assert_invalid_grant(reuse)
+    assert "revoked" in reuse.json()["message"]
+    # the newest refresh token of the family is dead too, and so are its access tokens
+    assert_invalid_grant(refresh(server.url, third["refresh_token"]))
+    assert me_status(server.url, third["access_token"]) == 401
+    assert me_status(server.url, second["access_token"]) == 401
+
+
+def test_reuse_does_not_touch_another_login(server: CliServer) -> None:
+    victim, bystander = login(server.url), login(server.url)
+    refresh(server.url, victim["refresh_token"])
+    assert_invalid_grant(refresh(server.url, victim["refresh_token"]))
+    assert me_status(server.url, bystander["access_token"]) == 200
+    assert refresh(server.url, bystander["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("token", ["", "x", "no-such-token-" + "a" * 30, "ünïcode"])
+def test_unknown_refresh_tokens_are_refused(server: CliServer, token: str) -> None:
+    assert_invalid_grant(refresh(server.url, token))
+
+
+def test_an_access_token_is_not_a_refresh_token(server: CliServer) -> None:
+    pair = login(server.url)
+    assert_invalid_grant(refresh(server.url, pair["access_token"]))
+    assert refresh(server.url, pair["refresh_token"]).status_code == 200  # and nothing was revoked
+
+
+def race(url: str, token: str) -> list[tuple[int, dict[str, Any]]]:
+    """RACERS threads present the same refresh token at the same moment; their (status, body)."""
+    barrier = threading.Barrier(RACERS)
+    results: list[Any] = [None] * RACERS
+    sessions = [requests.Session() for _ in range(RACERS)]
+    for session in sessions:  # open every connection first, so the requests leave together
+        session.get(f"{url}/.well-known/jwks.json", timeout=TIMEOUT)
+
+    def racer(index: int) -> None:
+        barrier.wait()
+        response = refresh(url, token, sessions[index])
+        results[index] = (response.status_code, response.json())
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for session in sessions:
+        session.close()
+    return results
+
+
+def test_sixteen_simultaneous_refreshes_with_one_token_at_most_one_wins(server: CliServer) -> None:
+    for _ in range(RACE_ROUNDS):
+        pair = login(server.url)
+        results = race(server.url, pair["refresh_token"])
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [200] + [401] * (RACERS - 1), statuses
+        assert all(body["error"] == "invalid_grant" for status, body in results if status == 401)
+        # the losers presented a spent token: reuse, so even the winner's new pair is revoked
+        winner = next(body for status, body in results if status == 200)
+        assert_invalid_grant(refresh(server.url, winner["refresh_token"]))
+        assert me_status(server.url, winner["access_token"]) == 401
+
+
+def test_the_database_holds_hashes_never_raw_refresh_tokens(server: CliServer, db_path: Path) -> None:
+    first = login(server.url)
+    second = refresh(server.url, first["refresh_token"]).json()
+    raw_tokens = [first["refresh_token"], second["refresh_token"]]
+    files = [p for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-journal")) if p.exists()]
+    assert db_path in files
+    data = b"".join(p.read_bytes() for p in files)
+    for raw in raw_tokens:
+        assert raw.encode() not in data
+        assert hashlib.sha256(raw.encode()).hexdigest().encode() in data
+
+
+# -- lifetimes, in-process with a clock the test moves -----------------------------------------
+ACCESS, REFRESH, FAMILY = 300, 3600, 4 * 3600
+
+
+@pytest.fixture
+def clock() -> CourseClock:
+    return CourseClock()
+
+
+@pytest.fixture
+def client(clock: CourseClock, tmp_path: Path) -> FlaskClient:
+    app = tokens.create_app(str(tmp_path / "t.db"), clock=clock, access_ttl=ACCESS,
+                            refresh_ttl=REFRESH, family_lifetime=FAMILY)
+    return app.test_client()
+
+
+def local_login(client: FlaskClient) -> dict[str, Any]:
+    response = client.post("/login", json={"username": "bob", "password": "builder"})
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def local_me(client: FlaskClient, access_token: str) -> Any:
+    return client.get("/me", headers={"Authorization": f"Bearer {access_token}"})
+
+
+def test_access_token_expires_on_the_course_clock(client: FlaskClient, clock: CourseClock) -> None:
+    pair = local_login(client)
+    clock.advance(ACCESS - 1)
+    assert local_me(client, pair["access_token"]).status_code == 200
+    clock.advance(1)
+    expired = local_me(client, pair["access_token"])
+    assert expired.status_code == 401
+    assert 'error="invalid_token"' in expired.headers["WWW-Authenticate"]
+    assert "expired" in expired.get_json()["message"]
+    # a refresh brings a fresh access token
+    fresh = client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert fresh.status_code == 200
+    assert local_me(client, fresh.get_json()["access_token"]).status_code == 200
+
+
+def test_a_refresh_token_expires_when_left_unused(client: FlaskClient, clock: CourseClock) -> None:
+    pair = local_login(client)
+    clock.advance(REFRESH - 1)
+    renewed = client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert renewed.status_code == 200  # just in time; its successor lives REFRESH seconds again
+    clock.advance(REFRESH)
+    late = client.post("/refresh", json={"refresh_token": renewed.get_json()["refresh_token"]})
+    assert_invalid_grant(late)
+    assert "expired" in late.get_json()["message"]
+
+
+def test_the_family_has_an_absolute_lifetime(client: FlaskClient, clock: CourseClock) -> None:
+    pair = local_login(client)
+    token, used = pair["refresh_token"], 0
+    while used + REFRESH // 2 < FAMILY:  # refresh diligently, well inside the idle lifetime
+        clock.advance(REFRESH // 2)
+        used += REFRESH // 2
+        response = client.post("/refresh", json={"refresh_token": token})
+        assert response.status_code == 200, (used, response.get_json())
+        token = response.get_json()["refresh_token"]
+    clock.advance(FAMILY - used)
+    too_old = client.post("/refresh", json={"refresh_token": token})
+    assert_invalid_grant(too_old)
+    assert "too old" in too_old.get_json()["message"]
+
+
+def test_denylist_rows_are_purged_after_the_token_expires(client: FlaskClient, clock: CourseClock) -> None:
+    pair = local_login(client)
+    logout = client.post("/logout", json={"refresh_token": pair["refresh_token"]},
+                         headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert logout.status_code == 204
+    store = client.application.extensions["token_store"]
+    assert [row["reason"] for row in store.rows("denied_jtis")] == ["logout"]
+    clock.advance(ACCESS)
+    local_login(client)  # a login purges what has expired
+    assert store.rows("denied_jtis") == []
+    assert local_me(client, pair["access_token"]).status_code == 401  # still refused: expired
+
+
+def test_works_on_a_live_server_with_a_moved_clock(clock: CourseClock, tmp_path: Path) -> None:
+    from helpers.live_server import LiveServer
+
+    app = tokens.create_app(str(tmp_path / "live.db"), clock=clock)
+    with LiveServer(app, name="tokens-test") as live:
+        pair = login(live.url)
+        assert me_status(live.url, pair["access_token"]) == 200
+        clock.advance(tokens.ACCESS_TTL)
+        assert me_status(live.url, pair["access_token"]) == 401
+        assert refresh(live.url, pair["refresh_token"]).status_code == 200
+
+
+def test_default_database_is_a_temporary_file() -> None:
+    app = tokens.create_app()
+    path = Path(app.config["TOKENS_DB"])
+    assert path.exists() and path.name == "tokens.db"
+    assert path.parent.name.startswith("course-tokens-")
