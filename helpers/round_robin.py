@@ -67,6 +67,8 @@ class RoundRobin:
                 status, headers, body = self._forward(self.backends[name], environ)
             except ConnectionRefusedError:
                 continue  # that instance is down: the request never reached it
+            except (OSError, http.client.HTTPException):
+                break  # it may have seen the request: retrying elsewhere could do it twice
             if self.sticky_cookie and name != sticky_to:
                 headers.append(("Set-Cookie", f"{self.sticky_cookie}={name}; Path=/; HttpOnly; SameSite=Lax"))
             start_response(status, headers)

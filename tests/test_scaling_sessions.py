@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from helpers.redis_server import RedisServer
+from helpers.live_server import LiveServer
+from helpers.redis_server import RedisServer, free_port
+from helpers.round_robin import RoundRobin
 from tests.conftest import CliServer, start_cli_server
 
 REQUIRE_SYSTEM_DEPS = os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1"
@@ -141,3 +143,42 @@ def test_redis_down_means_a_clear_503_on_both_then_recovery(cluster: Cluster) ->
         answer = me(server.url, sid, name)
         assert answer.status_code == 200, answer.text
         assert answer.json()["username"] == "alice"
+
+
+# --- the balancer of notebook 09, in front of the two real servers ------------------------
+
+
+def test_round_robin_takes_turns_and_sticky_goes_back() -> None:
+    policy = RoundRobin({"a": "", "b": "", "c": ""})
+    assert [policy.order()[0] for _ in range(5)] == ["a", "b", "c", "a", "b"]
+    assert policy.order() == ["c", "a", "b"]
+    assert policy.order("b") == ["b", "c", "a"]  # sticky: that one first, the rest as fallback
+    assert policy.order("unknown")[0] == "a"  # an unknown name is ignored: the next in turn
+
+
+def test_a_balancer_over_both_servers_keeps_the_user_logged_in(cluster: Cluster) -> None:
+    balancer = LiveServer(RoundRobin({"one": cluster.one.url, "two": cluster.two.url}),
+                          name="test-balancer").start()
+    try:
+        client = requests.Session()
+        answer = client.post(f"{balancer.url}/login", json={"username": "bob", "password": "builder"},
+                             timeout=TIMEOUT)
+        assert answer.status_code == 200 and "sid" in client.cookies  # Set-Cookie passed through
+        for _ in range(4):  # alternately on the second and the first server
+            answer = client.get(f"{balancer.url}/me", timeout=TIMEOUT)
+            assert answer.status_code == 200 and answer.json()["username"] == "bob"
+        client.close()
+    finally:
+        balancer.stop()
+
+
+def test_the_balancer_skips_an_instance_that_refuses_and_says_502_when_none_answers(
+    cluster: Cluster,
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with LiveServer(RoundRobin({"dead": dead, "live": cluster.one.url}), name="test-lb-1") as lb:
+        for _ in range(3):
+            assert requests.get(f"{lb.url}/me", timeout=TIMEOUT).status_code == 401  # live answered
+    with LiveServer(RoundRobin({"dead": dead}), name="test-lb-2") as lb:
+        answer = requests.get(f"{lb.url}/me", timeout=TIMEOUT)
+        assert answer.status_code == 502 and answer.json()["error"] == "bad_gateway"
