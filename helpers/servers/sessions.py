@@ -10,6 +10,9 @@ The whole idea in three lines:
 
 Routes: ``GET /`` (a page with a login form), ``POST /login``, ``GET /me``,
 ``POST /logout``. ``--db PATH`` keeps the sessions in SQLite (``redis://...`` in Redis).
+The steps worth reading are small module-level functions (:func:`check_credentials`,
+:func:`start_session`, :func:`set_session_cookie`, :func:`is_expired`); ``create_app``
+wires them to the routes and adds the input checks.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from helpers.course_clock import CourseClock
 from helpers.course_clock import clock as course_clock
 from helpers.errors import install_json_errors, json_error
 from helpers.session_store import SessionRecord, SessionStore, StoreUnavailable, open_store
-from helpers.users import load_users
+from helpers.users import DemoUser, load_users
 
 NAME = "sessions"
 
@@ -36,6 +39,41 @@ MAX_FIELD = 1024
 #: Largest Cookie header the server reads; bigger gets 431 (browsers keep a cookie <= 4096 bytes).
 MAX_COOKIE_HEADER = 8192
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+# -- the lesson: four small steps -------------------------------------------------------------
+
+
+def check_credentials(users: dict[str, DemoUser], username: str, password: str) -> DemoUser | None:
+    """The user if ``password`` is theirs, else None (unknown name or wrong password alike)."""
+    user = users.get(username)
+    # an unknown name still costs one hash check, so it answers as slowly as a wrong password
+    password_hash = user.password_hash if user else next(iter(users.values())).password_hash
+    password_ok = check_password_hash(password_hash, password)
+    return user if user is not None and password_ok else None
+
+
+def start_session(store: SessionStore, username: str, now: float, ttl: float) -> str:
+    """Make a fresh random session id and remember on the server who it belongs to."""
+    sid = secrets.token_urlsafe(32)  # 256 random bits from the OS's CSPRNG, never the client's
+    store.create(SessionRecord(sid, username, created_at=now, last_seen=now), ttl=ttl)
+    return sid
+
+
+def set_session_cookie(response: Response, name: str, sid: str, secure: bool = False) -> None:
+    """Hand the id to the browser: scripts cannot read it, other sites' POSTs do not carry it."""
+    response.set_cookie(name, sid, httponly=True, samesite="Lax", path="/", secure=secure)
+
+
+def is_expired(session: SessionRecord, now: float, idle_timeout: float,
+               absolute_timeout: float) -> bool:
+    """Idle too long since the last request, or alive too long since login?"""
+    idle = now - session.last_seen
+    age = now - session.created_at
+    return idle > idle_timeout or age > absolute_timeout
+
+
+# -- the server ----------------------------------------------------------------------------
 
 
 class BadLogin(Exception):
@@ -55,16 +93,16 @@ def create_app(
     absolute_timeout: float = 8 * 3600,
     cookie_name: str = "sid",
 ) -> Flask:
-    """The ``sessions`` server. ``store`` wins over ``db``; timeouts are course-clock seconds."""
+    """The ``sessions`` server. ``store`` wins over ``db``; timeouts are course-clock seconds.
+
+    The store is also at ``app.extensions["session_store"]``, for a notebook to look into.
+    """
     app = Flask(__name__)
     install_json_errors(app)
     store = store if store is not None else open_store(db)
     users = load_users()
-    # an unknown username still costs one hash check, so its answer takes as long as a wrong password
-    decoy_hash = next(iter(users.values())).password_hash
     app.extensions["session_store"] = store
 
-    # -- reading the cookie -------------------------------------------------------------
     def presented_sids() -> list[str]:
         """Every well-formed session id in the request's cookies (anything else is ignored)."""
         return [v for v in request.cookies.getlist(cookie_name) if SID_SHAPE.fullmatch(v)]
@@ -74,39 +112,30 @@ def create_app(
         sids = request.cookies.getlist(cookie_name)
         if len(sids) != 1 or not SID_SHAPE.fullmatch(sids[0]):
             return None  # no cookie, two of them, or not an id this server could have made
-        sid = sids[0]
-        session = store.get(sid)
+        session = store.get(sids[0])
         if session is None:
             return None
         now = clock.time()
-        if now - session.last_seen > idle_timeout or now - session.created_at > absolute_timeout:
-            store.delete(sid)
+        if is_expired(session, now, idle_timeout, absolute_timeout):
+            store.delete(session.sid)
             return None
-        store.touch(sid, now)
+        store.touch(session.sid, now)
         return session
 
-    # -- login: check the password, then a fresh id in a cookie -------------------------
     @app.post("/login")
     def login() -> Response:
         username, password = read_credentials()
-        user = users.get(username)
-        password_ok = check_password_hash(user.password_hash if user else decoy_hash, password)
-        if user is None or not password_ok:
+        user = check_credentials(users, username, password)
+        if user is None:
             return json_error(401, "invalid_credentials", "Wrong username or password.")
-
-        for old_sid in presented_sids():  # the id the client came with is never reused
+        for old_sid in presented_sids():  # the id the client came with dies here
             store.delete(old_sid)
-        sid = secrets.token_urlsafe(32)  # 256 random bits, from the OS's CSPRNG
-        now = clock.time()
-        store.create(SessionRecord(sid, user.username, created_at=now, last_seen=now),
-                     ttl=absolute_timeout)
-
+        sid = start_session(store, user.username, clock.time(), ttl=absolute_timeout)
         if request.is_json:
             response = jsonify(username=user.username)
         else:
             response = redirect("/", 303)  # a browser form: back to the page
-        response.set_cookie(cookie_name, sid, httponly=True, samesite="Lax", path="/",
-                            secure=request.is_secure)
+        set_session_cookie(response, cookie_name, sid, secure=request.is_secure)
         return response
 
     @app.get("/me")
