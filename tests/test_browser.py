@@ -77,13 +77,24 @@ def cookie_names_seen_by_js(page) -> set[str]:
     return {part.split("=", 1)[0].strip() for part in raw.split(";") if part.strip()}
 
 
-def test_login_form_sets_an_httponly_session_cookie(page, sessions_server: CliServer) -> None:
+def log_in_with_the_form(page, username: str, password: str):
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation() as navigation:
+        page.click("button[type=submit]")
+    return navigation.value
+
+
+def test_the_sessions_page_in_a_real_browser(page, sessions_server: CliServer) -> None:
     page.goto(sessions_server.url + "/")
     assert page.inner_text("#status") == "Not logged in."
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "wonderland")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+
+    # a wrong password: a JSON 401 and no cookie
+    assert log_in_with_the_form(page, "alice", "not-the-password").status == 401
+    assert page.context.cookies() == []
+
+    page.goto(sessions_server.url + "/")
+    assert log_in_with_the_form(page, "alice", "wonderland").status == 200
     assert page.url == sessions_server.url + "/"  # the 303 brought us back to the page
     assert page.inner_text("#username") == "alice"
 
@@ -99,29 +110,12 @@ def test_login_form_sets_an_httponly_session_cookie(page, sessions_server: CliSe
     # ... and yet it goes along with the page's own requests
     assert fetch_json(page, "/me") == {"status": 200, "body": {"username": "alice"}}
 
-
-def test_logout_button_ends_the_session_in_the_browser(page, sessions_server: CliServer) -> None:
-    page.goto(sessions_server.url + "/")
-    page.fill("input[name=username]", "bob")
-    page.fill("input[name=password]", "builder")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert page.inner_text("#username") == "bob"
+    # the logout button ends it, in the browser and on the server
     with page.expect_navigation():
         page.click("text=Log out")
     assert page.inner_text("#status") == "Not logged in."
-    assert [c for c in page.context.cookies() if c["name"] == "sid"] == []
-    assert fetch_json(page, "/me")["status"] == 401
-
-
-def test_a_wrong_password_in_the_form_sets_no_cookie(page, sessions_server: CliServer) -> None:
-    page.goto(sessions_server.url + "/")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "not-the-password")
-    with page.expect_navigation() as navigation:
-        page.click("button[type=submit]")
-    assert navigation.value.status == 401
     assert page.context.cookies() == []
+    assert fetch_json(page, "/me")["status"] == 401
 
 
 def test_the_cookie_lab_in_a_real_browser(page, cookies_server: CliServer) -> None:
@@ -140,26 +134,20 @@ def test_the_cookie_lab_in_a_real_browser(page, cookies_server: CliServer) -> No
     row = "#kinds tr[data-name={}] td.js"
     assert page.inner_text(row.format("lab_httponly")) == "no"
     assert page.inner_text(row.format("lab_plain")) == "yes"
-    server_saw = page.inner_text("#kinds tr[data-name=lab_httponly]")
-    assert "yes" in server_saw  # ... though the server received it
+    assert "yes" in page.inner_text("#kinds tr[data-name=lab_httponly]")  # the server got it
+
+    # a script can edit a plain cookie, but not fool the signature check ...
+    assert fetch_json(page, "/verify")["body"]["verdict"] == "valid"
+    signature = jar["lab_signed"]["value"].rpartition(".")[2]
+    page.evaluate(f"document.cookie = 'lab_signed=admin.{signature}; path=/'")
+    assert fetch_json(page, "/verify")["body"] == {
+        "cookie": "lab_signed", "valid": False, "verdict": "tampered", "value": None}
+    # ... and cannot overwrite an HttpOnly cookie at all
+    page.evaluate("document.cookie = 'lab_httponly=changed-by-js; path=/'")
+    values = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert values["lab_httponly"] == "hidden-from-js"
 
     # at /lab the path cookie appears, for the server and for scripts
     page.goto(cookies_server.url + "/lab")
     assert cookie_names_seen_by_js(page) == LAB_NAMES - {"lab_httponly"}
     assert page.inner_text(row.format("lab_path")) == "yes"
-
-
-def test_scripts_can_edit_a_signed_cookie_but_not_fool_verify(page, cookies_server: CliServer) -> None:
-    page.goto(cookies_server.url + "/")
-    with page.expect_navigation():
-        page.click("#set-all")
-    assert fetch_json(page, "/verify")["body"]["verdict"] == "valid"
-    signed = next(c["value"] for c in page.context.cookies() if c["name"] == "lab_signed")
-    signature = signed.rpartition(".")[2]
-    page.evaluate(f"document.cookie = 'lab_signed=admin.{signature}; path=/'")
-    assert fetch_json(page, "/verify")["body"] == {
-        "cookie": "lab_signed", "valid": False, "verdict": "tampered", "value": None}
-    # a script cannot overwrite an HttpOnly cookie either
-    page.evaluate("document.cookie = 'lab_httponly=changed-by-js; path=/'")
-    values = {c["name"]: c["value"] for c in page.context.cookies()}
-    assert values["lab_httponly"] == "hidden-from-js"
