@@ -160,22 +160,27 @@ class SQLiteSessionStore:
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         self.path = str(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # in WAL mode NORMAL is safe against a crash of the process; only a power cut
-        # may lose the latest commits (FULL would fsync every request)
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(SCHEMA)
         self._next_sweep = 0.0
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # in WAL mode NORMAL is safe against a crash of the process; only a power cut
+            # may lose the latest commits (FULL would fsync every request)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(SCHEMA)
+        except sqlite3.DatabaseError as exc:  # no such directory, not a database file, ...
+            raise StoreUnavailable(f"cannot open the SQLite session store {self.path!r}: {exc}") from exc
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
                 yield self._db
-            except sqlite3.OperationalError as exc:
+            except sqlite3.ProgrammingError:
+                raise  # a bug here (e.g. the store was closed), not an outage
+            except sqlite3.DatabaseError as exc:  # locked too long, disk full or gone, ...
                 raise StoreUnavailable(f"SQLite store {self.path!r}: {exc}") from exc
 
     def create(self, record: SessionRecord, ttl: float) -> None:

@@ -201,6 +201,16 @@ def test_a_locked_sqlite_file_becomes_store_unavailable(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_file_that_is_not_sqlite_is_refused_clearly(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_bytes(b"these are not the sessions you are looking for" * 100)
+    with pytest.raises(StoreUnavailable, match="cannot open"):
+        SQLiteSessionStore(bogus)
+    with pytest.raises(StoreUnavailable, match="cannot open"):
+        SQLiteSessionStore(tmp_path / "no" / "such" / "dir.db")
+    assert bogus.read_bytes().startswith(b"these are not")  # and it was left alone
+
+
 # --- open_store ------------------------------------------------------------------------------
 
 
