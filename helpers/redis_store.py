@@ -43,6 +43,10 @@ return 0
 """
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
 def _glob_escape(text: str) -> str:
     """Escape Redis glob characters so a prefix matches only itself in SCAN MATCH."""
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
@@ -110,9 +114,11 @@ class RedisSessionStore:
 
     def get(self, sid: str) -> SessionRecord | None:
         """The live session ``sid``, or None if there is none (never existed, expired, deleted)."""
-        raw: dict[bytes, bytes] = self._call(lambda: self.client.hgetall(self._key(sid)))
+        raw: dict[Any, Any] = self._call(lambda: self.client.hgetall(self._key(sid)))
         try:
-            values = {name: raw[name.encode()].decode("utf-8") for name in FIELDS}
+            # bytes from a default client, str from one made with decode_responses=True
+            text = {_text(key): _text(value) for key, value in raw.items()}
+            values = {name: text[name] for name in FIELDS}
             return SessionRecord(
                 sid=sid,
                 username=values["username"],

@@ -194,6 +194,22 @@ def test_odd_session_ids_are_just_keys(store, sid: str) -> None:
     assert store.delete(sid) is True
 
 
+def test_a_client_that_decodes_responses_works_too(store, server: RedisServer) -> None:
+    import redis
+
+    from helpers.redis_store import RedisSessionStore
+
+    decoding = redis.Redis.from_url(server.url, decode_responses=True)
+    other = RedisSessionStore(decoding)
+    store.create(record(), ttl=60)
+    assert other.get("sid-1") == record()
+    other.touch("sid-1", 9.5)
+    got = store.get("sid-1")
+    assert got is not None and got.last_seen == 9.5
+    assert len(other) == 1
+    decoding.close()
+
+
 def test_something_else_under_the_prefix_is_not_a_session(store) -> None:
     store.client.hset(b"session:half", mapping={"username": "alice"})
     store.client.hset(b"session:bad", mapping={"username": "a", "created_at": "x", "last_seen": "1"})
