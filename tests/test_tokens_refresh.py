@@ -10,6 +10,7 @@ Flask's test client.
 from __future__ import annotations
 
 import hashlib
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,12 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(db_path: Path) -> Iterator[CliServer]:
     srv = start_cli_server("tokens", "--db", str(db_path))
     yield srv
-    assert srv.stop() == 0
+    srv.process.send_signal(signal.SIGTERM)
+    assert srv.process.wait(10) == 0
+    assert srv.process.stderr is not None
+    errors = srv.process.stderr.read()
+    srv.stop()
+    assert "Traceback" not in errors, errors[-3000:]
 
 
 def login(url: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import hmac
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +39,17 @@ ISSUER, AUDIENCE = "urn:course:tokens", "urn:course:api"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliServer]:
     srv = start_cli_server("tokens", "--db", str(tmp_path_factory.mktemp("tokens") / "tokens.db"))
     yield srv
-    assert srv.stop() == 0
+    assert_clean_exit(srv)
+
+
+def assert_clean_exit(srv: CliServer) -> None:
+    """Stop the server: exit code 0 and no traceback on stderr (a 500 would have logged one)."""
+    srv.process.send_signal(signal.SIGTERM)
+    assert srv.process.wait(10) == 0
+    assert srv.process.stderr is not None
+    errors = srv.process.stderr.read()
+    srv.stop()
+    assert "Traceback" not in errors and "unhandled error" not in errors, errors[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -263,6 +274,8 @@ def _battery() -> dict[str, str]:
         "only dots": "...",
         "base64 of non-JSON": f"{b64url('hello')}.{b64url('world')}.{b64url('sig')}",
         "JSON array header": f"{b64url([])}.{b64url(good_claims())}.{b64url('sig')}",
+        "deeply nested header": f"{b64url('[' * 2500 + ']' * 2500)}.{payload}.{sig}",
+        "header not UTF-8": f"{b64url(bytes([0xff, 0xfe, 0x7b]))}.{payload}.{sig}",
         "JSON string header": f"{b64url(json.dumps('RS256'))}.{b64url(good_claims())}.{b64url('sig')}",
         "header without alg": f"{b64url({'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
         "alg none, no signature": f"{b64url({'alg': 'none', 'typ': 'at+jwt'})}.{payload}.",
@@ -328,6 +341,13 @@ def test_the_battery_would_pass_if_its_tokens_were_good(server: CliServer) -> No
     assert me(server.url, "Bearer " + rs256_raw({"alg": "RS256", "typ": "at+jwt", "kid": "demo-rsa-2026"},
                                                 json.dumps(good_claims()))).status_code == 200
     assert me(server.url, "Bearer " + rs256(good_claims(nbf=int(time.time()) - 5), typ="application/at+jwt")).status_code == 200
+
+
+def test_a_header_too_large_to_read_is_a_json_error(server: CliServer) -> None:
+    response = me(server.url, "Bearer " + "A" * 70_000)
+    assert response.status_code in (400, 431)
+    assert set(response.json()) == {"error", "message"}
+    assert me(server.url, None).status_code == 401  # and the server still answers
 
 
 def test_a_refresh_token_is_not_an_access_token(server: CliServer, alice: dict[str, Any]) -> None:
