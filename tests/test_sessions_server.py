@@ -33,8 +33,17 @@ CREDENTIALS = {"alice": "wonderland", "bob": "builder"}
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[CliServer]:
-    running = start_cli_server("sessions")
+def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sessions") / "sessions.db"
+
+
+@pytest.fixture(scope="module")
+def server(db_path: Path) -> Iterator[CliServer]:
+    """One server for the module, on SQLite so the tests can count its sessions.
+
+    (The in-memory default is what the browser tests and tests/test_cli.py start.)
+    """
+    running = start_cli_server("sessions", "--db", str(db_path))
     yield running
     assert running.stop() == 0
 
@@ -325,10 +334,11 @@ def test_sqlite_sessions_survive_a_server_restart(tmp_path: Path) -> None:
         assert second.stop() == 0
 
 
-def test_concurrent_clients_lose_nothing(tmp_path: Path) -> None:
+def test_concurrent_clients_lose_nothing(server: CliServer, db_path: Path) -> None:
     """8 clients x 50 requests: each logs in, then /me mixed with logout/login; all answers right."""
-    db = tmp_path / "busy.db"
-    srv = start_cli_server("sessions", "--db", str(db))
+    srv = server
+    counter = SQLiteSessionStore(db_path)  # a second connection to the server's file
+    before = len(counter)
     clients, per_client = 8, 50
     # logins cost a deliberate ~0.1 s of scrypt each, so two per client; the rest is /me
     plan = ["login"] + ["me"] * 22 + ["logout", "me-out", "login"] + ["me"] * 23
@@ -373,20 +383,16 @@ def test_concurrent_clients_lose_nothing(tmp_path: Path) -> None:
                     problems.append(f"client {n} {step}: {exc!r}")
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert not problems, problems[:5]
-        assert len(statuses) == clients * per_client
-        assert 500 not in statuses
-        # exactly the clients that ended logged in still have a session, nothing else is left
-        store = SQLiteSessionStore(db)
-        assert len(store) == clients // 2
-        store.close()
-    finally:
-        assert srv.stop() == 0
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not problems, problems[:5]
+    assert len(statuses) == clients * per_client
+    assert 500 not in statuses
+    # exactly the clients that ended logged in added a session; nothing else is left over
+    assert len(counter) == before + clients // 2
+    counter.close()
 
 
 # --- in-process: the clock, the store, escaping ---------------------------------------------------
