@@ -540,9 +540,11 @@ def create_app(
     Status codes: 200/204 on success; 400 for a malformed JSON body, 415 for a body that
     is not JSON; 401 for bad credentials, for every refused access token (with
     ``WWW-Authenticate``; also for a malformed Authorization header, where RFC 6750
-    would allow 400, so a client has one status to react to) and for a refused refresh
+    recommends 400, so a client has one status to react to) and for a refused refresh
     token (``invalid_grant``; not an OAuth token endpoint, so 401 like every refused
-    credential here, where RFC 6749 would say 400).
+    credential here, where RFC 6749 would say 400). Only /me sends a challenge: the
+    401s of /login and /refresh refuse a password or a refresh token in the body, for
+    which no HTTP authentication scheme exists.
     """
     app = Flask(__name__)
     install_json_errors(app)
