@@ -263,3 +263,17 @@ def test_default_database_is_a_temporary_file() -> None:
     path = Path(app.config["TOKENS_DB"])
     assert path.exists() and path.name == "tokens.db"
     assert path.parent.name.startswith("course-tokens-")
+
+
+def test_cli_default_database_is_removed_at_exit(tmp_path: Path) -> None:
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    srv = start_cli_server("tokens", env={"TMPDIR": str(private_tmp)})
+    try:
+        pair = login(srv.url)
+        assert refresh(srv.url, pair["refresh_token"]).status_code == 200
+        (made,) = private_tmp.glob("course-tokens-*")
+        assert (made / "tokens.db").exists()
+    finally:
+        assert srv.stop() == 0
+    assert list(private_tmp.iterdir()) == []
