@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -109,6 +110,16 @@ def test_the_sessions_page_in_a_real_browser(page, sessions_server: CliServer) -
     assert sid["value"] not in page.evaluate("document.cookie")
     # ... and yet it goes along with the page's own requests
     assert fetch_json(page, "/me") == {"status": 200, "body": {"username": "alice"}}
+
+    # a form on another site (here a data: URL, an opaque origin) posting to /logout is
+    # refused: SameSite=Lax keeps the cookie off that POST and the Origin check says 403
+    evil = f'<form method="post" action="{sessions_server.url}/logout"><button id="go">win</button></form>'
+    page.goto("data:text/html," + quote(evil))
+    with page.expect_navigation() as navigation:
+        page.click("#go")
+    assert navigation.value.status == 403
+    page.goto(sessions_server.url + "/")
+    assert page.inner_text("#username") == "alice"
 
     # the logout button ends it, in the browser and on the server
     with page.expect_navigation():

@@ -10,6 +10,10 @@ The whole idea in three lines:
 
 Routes: ``GET /`` (a page with a login form), ``POST /login``, ``GET /me``,
 ``POST /logout``. ``--db PATH`` keeps the sessions in SQLite (``redis://...`` in Redis).
+Cross-site requests: the cookie is ``SameSite=Lax``, so a browser leaves it off POSTs
+that another site starts, and a POST whose ``Origin`` names another site is refused
+with 403 (clients such as ``requests`` send no ``Origin`` and are not affected).
+
 The steps worth reading are small module-level functions (:func:`check_credentials`,
 :func:`start_session`, :func:`set_session_cookie`, :func:`is_expired`); ``create_app``
 wires them to the routes and adds the input checks.
