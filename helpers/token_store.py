@@ -113,6 +113,7 @@ class TokenStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         with self._lock:
             self._db.execute("PRAGMA busy_timeout = 10000")
+            self._db.execute("PRAGMA foreign_keys = ON")
             if path != ":memory:":
                 self._db.execute("PRAGMA journal_mode = WAL")
             self._db.executescript(SCHEMA)
