@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -42,12 +43,18 @@ def cluster() -> Iterator[Cluster]:
     redis_server = RedisServer().start()
     servers: list[CliServer] = []
     try:
-        servers.append(start_cli_server("sessions", "--db", redis_server.url))
-        servers.append(start_cli_server("sessions", "--db", redis_server.url))
+        with ThreadPoolExecutor(max_workers=2) as pool:  # two interpreters start at once
+            starting = [pool.submit(start_cli_server, "sessions", "--db", redis_server.url)
+                        for _ in range(2)]
+            for future in starting:
+                if future.exception() is None:
+                    servers.append(future.result())
+            for future in starting:
+                future.result()  # a failed start fails the fixture, after the others are kept
         yield Cluster(redis_server, *servers)
     finally:
-        for server in servers:
-            server.stop()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda server: server.stop(), servers))
         redis_server.stop()
 
 
