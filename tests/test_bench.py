@@ -35,3 +35,11 @@ def test_live_server_measurement_and_report(tmp_path: Path) -> None:
     text = bench.report({"live_server": result})
     assert "LiveServer stop" in text and "median" in text
     json.dumps(result)  # what latest.json stores must be plain JSON
+
+
+def test_pytest_summary_finds_the_result_line_and_failures() -> None:
+    output = ("....F\n=== FAILURES ===\nFAILED tests/x.py::test_a - AssertionError\n"
+              "\x1b[31m==== 1 failed, 4 passed in 1.00s ====\x1b[0m\nmake: *** [test] Error 1\n")
+    final, failures = bench.pytest_summary(output)
+    assert final == "1 failed, 4 passed in 1.00s"
+    assert failures == ["FAILED tests/x.py::test_a - AssertionError"]

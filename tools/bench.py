@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -59,13 +60,20 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def timed_run(command: Sequence[str]) -> tuple[float, int, str]:
-    """Run a command from the repository root; return (seconds, exit code, last output line)."""
+def pytest_summary(output: str) -> tuple[str, list[str]]:
+    """pytest's final "N passed ..." line (colours removed) and its FAILED/ERROR lines."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in output.splitlines()]
+    final = [line.strip("= ") for line in lines if re.search(r"\d+ (passed|failed|skipped|error)", line)]
+    failures = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    return (final[-1] if final else (lines[-1] if lines else "")), failures
+
+
+def timed_run(command: Sequence[str]) -> tuple[float, int, str, list[str]]:
+    """Run a command from the repository root: (seconds, exit code, pytest summary, failures)."""
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    lines = (done.stdout + done.stderr).strip().splitlines()
-    return seconds, done.returncode, lines[-1] if lines else ""
+    return seconds, done.returncode, *pytest_summary(done.stdout + done.stderr)
 
 
 def bench_make_test(warm: bool) -> dict[str, Any]:
@@ -73,19 +81,22 @@ def bench_make_test(warm: bool) -> dict[str, Any]:
         progress("make test (warm-up run, not timed) ...")
         timed_run(["make", "test"])
     progress("make test (timed) ...")
-    seconds, code, last = timed_run(["make", "test"])
+    seconds, code, last, failures = timed_run(["make", "test"])
     progress(f"make test: {seconds:.1f} s, exit {code}: {last}")
-    return {"seconds": round(seconds, 2), "exit_code": code, "last_line": last}
+    for line in failures:
+        progress(f"  {line[:160]}")
+    return {"seconds": round(seconds, 2), "exit_code": code, "summary": last, "failures": failures}
 
 
 def bench_notebooks(notebooks: Sequence[Path]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for path in notebooks:
         rel = path.relative_to(ROOT)
-        seconds, code, last = timed_run([sys.executable, "-m", "pytest", *NBVAL_ARGS, str(rel)])
+        seconds, code, last, failures = timed_run([sys.executable, "-m", "pytest", *NBVAL_ARGS, str(rel)])
         # a notebook whose system program is missing is skipped (exit 0, no "passed")
         status = "failed" if code else ("passed" if "passed" in last else "skipped")
-        results[path.name] = {"seconds": round(seconds, 2), "status": status, "last_line": last}
+        results[path.name] = {"seconds": round(seconds, 2), "status": status, "summary": last,
+                              "failures": failures}
         progress(f"nbval {path.name}: {seconds:.1f} s, {status}")
     return results
 
