@@ -13,7 +13,7 @@ import sys
 import threading
 from types import FrameType
 
-from .live_server import HOST, POLL_INTERVAL, make_quiet_server
+from .live_server import HOST, POLL_INTERVAL, PortUnavailable, make_quiet_server
 from .servers import available
 
 EXIT_USAGE = 2
@@ -39,11 +39,15 @@ def serve(name: str, port: int = 0, db: str | None = None) -> int:
     if not 0 <= port <= 65535:
         print(f"port must be between 0 and 65535, not {port}", file=sys.stderr)
         return EXIT_USAGE
-    app = servers[name](db=db)
+    try:
+        app = servers[name](db=db)
+    except Exception as exc:  # a bad --db path, an unreadable key file: one clear line, no traceback
+        print(f"cannot start {name}: {exc}", file=sys.stderr)
+        return 1
     try:
         server = make_quiet_server(app, port, name)
-    except OSError as exc:
-        print(f"cannot listen on {HOST}:{port}: {exc.strerror}", file=sys.stderr)
+    except PortUnavailable as exc:
+        print(exc, file=sys.stderr)
         return 1
 
     def stop(signum: int, frame: FrameType | None) -> None:

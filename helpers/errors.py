@@ -52,3 +52,10 @@ def install_json_errors(app: Flask, *, max_body: int = MAX_BODY_BYTES) -> Flask:
         return json_error(500, "internal_error", error.description)
 
     return app
+
+
+def no_content() -> Response:
+    """A 204 with no body and so no Content-Type (Flask would otherwise label it text/html)."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response

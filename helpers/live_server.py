@@ -22,7 +22,19 @@ from .errors import error_code
 
 HOST = "127.0.0.1"
 #: ``serve_forever`` checks for shutdown this often; werkzeug's default (0.5 s) makes stop slow.
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = 0.02
+
+
+class PortUnavailable(Exception):
+    """The port could not be bound (already in use, or not allowed).
+
+    Deliberately not an OSError: werkzeug turns an OSError during bind into sys.exit(1).
+    """
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {HOST}:{port}: {reason}")
+        self.port = port
+        self.reason = reason
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -71,6 +83,15 @@ class _TrackingServer(ThreadedWSGIServer):
         self._open: set[socket.socket] = set()
         self._handler_threads: set[threading.Thread] = set()
         self._track_lock = threading.Lock()
+
+    def server_bind(self) -> None:
+        # werkzeug answers a failed bind by printing and calling sys.exit(1), which would end
+        # a notebook kernel's cell or hide the reason from the CLI; raise a clear error instead.
+        try:
+            super().server_bind()
+        except OSError as exc:
+            self.socket.close()
+            raise PortUnavailable(self.server_address[1], exc.strerror or str(exc)) from None
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(

@@ -79,3 +79,12 @@ def test_port_in_use_is_a_clear_error() -> None:
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", [n for n in SERVER_NAMES if n in {"sessions", "tokens"}])
+def test_a_db_path_that_cannot_be_opened_is_one_clear_line(name: str, tmp_path) -> None:
+    result = run_cli("serve", name, "--db", str(tmp_path / "no-such-dir" / "x.db"))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"cannot start {name}:")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""

@@ -30,7 +30,7 @@ from werkzeug.security import check_password_hash
 
 from helpers.course_clock import CourseClock
 from helpers.course_clock import clock as course_clock
-from helpers.errors import install_json_errors, json_error
+from helpers.errors import install_json_errors, json_error, no_content
 from helpers.session_store import SessionRecord, SessionStore, StoreUnavailable, open_store
 from helpers.users import DemoUser, load_users
 
@@ -156,8 +156,7 @@ def create_app(
         if request.mimetype in FORM_TYPES:
             response = redirect("/", 303)  # the page's logout button: back to the page
         else:
-            response = Response(status=204)
-            del response.headers["Content-Type"]  # 204 has no body, so no body type
+            response = no_content()
         response.delete_cookie(cookie_name, path="/", httponly=True, samesite="Lax",
                                secure=request.is_secure)
         return response

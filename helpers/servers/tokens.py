@@ -48,7 +48,7 @@ from werkzeug.security import check_password_hash
 
 from helpers.course_clock import CourseClock
 from helpers.course_clock import clock as course_clock
-from helpers.errors import install_json_errors, json_error
+from helpers.errors import install_json_errors, json_error, no_content
 from helpers.paths import DATA_DIR
 from helpers.token_store import (
     EXPIRED,
@@ -630,7 +630,7 @@ def create_app(
             return json_error(400, "invalid_request",
                               "send the refresh token in the JSON body, the access token as Bearer, or both")
         log_out(store, now=clock.time(), refresh_token=refresh_token, access_claims=verified_claims_or_none())
-        return Response(status=204)
+        return no_content()
 
     @app.get("/.well-known/jwks.json")
     def jwks() -> Response:
