@@ -8,14 +8,27 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_LINE = re.compile(r"^Serving (?P<name>[a-z0-9_-]+) on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))$")
 START_TIMEOUT = 20.0
+T = TypeVar("T")
+
+
+def run_concurrently(work: Callable[[int], T], count: int, timeout: float = 60.0) -> list[T]:
+    """Call ``work(0)`` … ``work(count - 1)`` on ``count`` threads at once; the results in that order.
+
+    The first exception a worker raised is raised again here, on the test's own thread, so
+    an assertion that fails inside a worker fails the test (a bare Thread only prints it).
+    """
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(work, range(count), timeout=timeout))
 
 
 @dataclass

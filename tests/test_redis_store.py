@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ import pytest
 from helpers import redis_server as redis_server_module
 from helpers.redis_server import RedisServer, RedisServerMissing, free_port, ping, redis_server_path
 from helpers.session_store import SessionRecord, StoreUnavailable
+from tests.conftest import run_concurrently
 
 REQUIRE_SYSTEM_DEPS = os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1"
 MISSING = "needs a real redis-server: install the 'redis-server' package"
@@ -223,23 +223,13 @@ def test_a_ttl_must_be_a_positive_number(store, ttl: float) -> None:
 
 
 def test_concurrent_creates_and_gets_from_threads(store) -> None:
-    errors: list[BaseException] = []
-
     def work(n: int) -> None:
-        try:
-            for i in range(20):
-                sid = f"t{n}-{i}"
-                store.create(record(sid), ttl=60)
-                assert store.get(sid) == record(sid)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        for i in range(20):
+            sid = f"t{n}-{i}"
+            store.create(record(sid), ttl=60)
+            assert store.get(sid) == record(sid)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert not errors
+    run_concurrently(work, 4, timeout=10)
     assert len(store) == 80
 
 

@@ -18,6 +18,7 @@ from helpers.session_store import (
     StoreUnavailable,
     open_store,
 )
+from tests.conftest import run_concurrently
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -117,29 +118,20 @@ def test_a_lone_surrogate_id_finds_nothing_and_breaks_nothing(store: SessionStor
 def test_concurrent_writers_lose_nothing(store: SessionStore) -> None:
     """8 threads create, touch, read and delete their own sessions at the same time."""
     threads, per_thread = 8, 60
-    errors: list[BaseException] = []
     start = threading.Barrier(threads)
 
     def work(n: int) -> None:
-        try:
-            start.wait()
-            for i in range(per_thread):
-                sid = f"t{n}-{i}"
-                store.create(record(sid, username=f"user{n}"), ttl=60)
-                store.touch(sid, float(i))
-                got = store.get(sid)
-                assert got is not None and got.username == f"user{n}" and got.last_seen == float(i)
-                if i % 3 == 0:  # every third one is logged out again
-                    assert store.delete(sid) is True
-        except BaseException as exc:  # noqa: BLE001 - reported on the main thread
-            errors.append(exc)
+        start.wait()
+        for i in range(per_thread):
+            sid = f"t{n}-{i}"
+            store.create(record(sid, username=f"user{n}"), ttl=60)
+            store.touch(sid, float(i))
+            got = store.get(sid)
+            assert got is not None and got.username == f"user{n}" and got.last_seen == float(i)
+            if i % 3 == 0:  # every third one is logged out again
+                assert store.delete(sid) is True
 
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-    assert not errors, errors[:3]
+    run_concurrently(work, threads, timeout=30)
     kept = [i for i in range(per_thread) if i % 3 != 0]
     assert len(store) == threads * len(kept)
     for n in range(threads):

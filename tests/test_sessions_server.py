@@ -25,7 +25,7 @@ from helpers.session_store import (
     SQLiteSessionStore,
     StoreUnavailable,
 )
-from tests.conftest import CliServer, start_cli_server
+from tests.conftest import CliServer, run_concurrently, start_cli_server
 
 TIMEOUT = 10
 SID = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -382,11 +382,7 @@ def test_concurrent_clients_lose_nothing(server: CliServer, db_path: Path) -> No
                 with lock:
                     problems.append(f"client {n} {step}: {exc!r}")
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    run_concurrently(client, clients)
     assert not problems, problems[:5]
     assert len(statuses) == clients * per_client
     assert 500 not in statuses

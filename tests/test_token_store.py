@@ -21,6 +21,7 @@ from helpers.token_store import (
     hash_refresh_token,
     new_refresh_token,
 )
+from tests.conftest import run_concurrently
 
 T0 = 1_800_000_000
 REFRESH, FAMILY, ACCESS = 3600, 4 * 3600, 300
@@ -184,21 +185,12 @@ def test_concurrent_rotations_of_one_token_from_two_connections(tmp_path: Path) 
         for round_ in range(5):
             start(stores[0], f"r{round_}", jti=f"start-{round_}")
             barrier = threading.Barrier(16)
-            outcomes: list[str] = []
-            lock = threading.Lock()
 
-            def racer(index: int, token: str = f"r{round_}", barrier: threading.Barrier = barrier,
-                      outcomes: list[str] = outcomes, lock: threading.Lock = lock) -> None:
+            def racer(index: int, token: str = f"r{round_}", barrier: threading.Barrier = barrier) -> str:
                 barrier.wait()
-                outcome = rotate(stores[index % 2], token, f"{token}-next-{index}", jti=f"{token}-{index}")
-                with lock:
-                    outcomes.append(outcome)
+                return rotate(stores[index % 2], token, f"{token}-next-{index}", jti=f"{token}-{index}")
 
-            threads = [threading.Thread(target=racer, args=(i,)) for i in range(16)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(30)
+            outcomes = run_concurrently(racer, 16, timeout=30)
             assert len(outcomes) == 16
             assert outcomes.count(ROTATED) == 1, outcomes
             assert set(outcomes) - {ROTATED} <= {REUSED, REVOKED}
@@ -208,23 +200,13 @@ def test_concurrent_rotations_of_one_token_from_two_connections(tmp_path: Path) 
 
 
 def test_concurrent_logins_and_lookups_lose_nothing(store: TokenStore) -> None:
-    errors: list[BaseException] = []
-
     def worker(w: int) -> None:
-        try:
-            for i in range(50):
-                start(store, f"w{w}-{i}", jti=f"w{w}-{i}")
-                store.deny_jti(f"d{w}-{i}", T0 + 100, now=T0)
-                assert store.is_jti_denied(f"d{w}-{i}")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(50):
+            start(store, f"w{w}-{i}", jti=f"w{w}-{i}")
+            store.deny_jti(f"d{w}-{i}", T0 + 100, now=T0)
+            assert store.is_jti_denied(f"d{w}-{i}")
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    run_concurrently(worker, 8)
     assert len(store.rows("families")) == 400
     assert len(store.rows("refresh_tokens")) == 400
     assert len(store.rows("denied_jtis")) == 400

@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 
 from helpers.course_clock import CourseClock
 from helpers.servers import tokens
-from tests.conftest import CliServer, start_cli_server
+from tests.conftest import CliServer, run_concurrently, start_cli_server
 
 TIMEOUT = 10
 RACERS = 16
@@ -121,21 +121,16 @@ def test_an_access_token_is_not_a_refresh_token(server: CliServer) -> None:
 def race(url: str, token: str) -> list[tuple[int, dict[str, Any]]]:
     """RACERS threads present the same refresh token at the same moment; their (status, body)."""
     barrier = threading.Barrier(RACERS)
-    results: list[Any] = [None] * RACERS
     sessions = [requests.Session() for _ in range(RACERS)]
     for session in sessions:  # open every connection first, so the requests leave together
         session.get(f"{url}/.well-known/jwks.json", timeout=TIMEOUT)
 
-    def racer(index: int) -> None:
+    def racer(index: int) -> tuple[int, dict[str, Any]]:
         barrier.wait()
         response = refresh(url, token, sessions[index])
-        results[index] = (response.status_code, response.json())
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=racer, args=(i,)) for i in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    results = run_concurrently(racer, RACERS, timeout=30)
     for session in sessions:
         session.close()
     return results

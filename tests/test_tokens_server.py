@@ -28,7 +28,7 @@ from jwcrypto import jwk as jc_jwk
 from jwcrypto import jwt as jc_jwt
 from jwcrypto.jws import InvalidJWSSignature
 
-from tests.conftest import ROOT, CliServer, start_cli_server
+from tests.conftest import ROOT, CliServer, run_concurrently, start_cli_server
 
 TIMEOUT = 5
 KEYS = ROOT / "data" / "keys"
@@ -461,20 +461,15 @@ def test_logout_of_one_login_leaves_another_alone(server: CliServer) -> None:
 def test_eight_concurrent_clients_all_succeed(server: CliServer, alice: dict[str, Any]) -> None:
     clients, per_client = 8, 100
     barrier = threading.Barrier(clients)
-    results: list[list[int]] = [[] for _ in range(clients)]
     bearer = {"Authorization": f"Bearer {alice['access_token']}"}
 
-    def client(index: int) -> None:
+    def client(index: int) -> list[int]:
         with requests.Session() as session:
             barrier.wait()
-            for _ in range(per_client):
-                results[index].append(session.get(f"{server.url}/me", headers=bearer, timeout=TIMEOUT).status_code)
+            return [session.get(f"{server.url}/me", headers=bearer, timeout=TIMEOUT).status_code
+                    for _ in range(per_client)]
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = run_concurrently(client, clients)
     statuses = [status for per in results for status in per]
     assert len(statuses) == clients * per_client
     assert set(statuses) == {200}
