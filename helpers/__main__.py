@@ -13,8 +13,8 @@ import sys
 import threading
 from types import FrameType
 
+from . import servers
 from .live_server import HOST, POLL_INTERVAL, PortUnavailable, make_quiet_server
-from .servers import available
 
 EXIT_USAGE = 2
 
@@ -31,16 +31,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def serve(name: str, port: int = 0, db: str | None = None) -> int:
     """Run the demo server ``name`` in the foreground; return the process exit code."""
-    servers = available()
-    if name not in servers:
-        names = ", ".join(servers) or "(none yet)"
-        print(f"unknown server {name!r}; available servers: {names}", file=sys.stderr)
+    if name not in servers.names():
+        known = ", ".join(servers.names()) or "(none yet)"
+        print(f"unknown server {name!r}; available servers: {known}", file=sys.stderr)
         return EXIT_USAGE
     if not 0 <= port <= 65535:
         print(f"port must be between 0 and 65535, not {port}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        app = servers[name](db=db)
+        app = servers.factory(name)(db=db)
     except Exception as exc:  # a bad --db path, an unreadable key file: one clear line, no traceback
         print(f"cannot start {name}: {exc}", file=sys.stderr)
         return 1

@@ -91,3 +91,9 @@ def test_a_db_path_that_cannot_be_opened_is_one_clear_line(name: str, tmp_path) 
     assert result.stderr.startswith(f"cannot start {name}:")
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_every_server_module_follows_the_naming_rule() -> None:
+    """``python -m helpers serve NAME`` imports only helpers/servers/NAME.py, so NAME must match."""
+    for name, create_app in available().items():
+        assert create_app.__module__ == f"helpers.servers.{name}"
