@@ -83,3 +83,10 @@ def test_a_fetched_jwks_verifies_through_pyjwkset() -> None:
     keys = jwt.PyJWKSet.from_dict(client.get("/.well-known/jwks.json").get_json())
     with pytest.raises(tokens.TokenRejected, match="kid"):
         tokens.verify_access_token(token("demo-rsa-2025", RETIRED - 10), keys=keys, clock=later)
+
+
+def test_keys_from_jwks_keeps_rsa_keys_by_kid() -> None:
+    jwks = tokens.public_jwks(now=RETIRED - 1, max_token_lifetime=tokens.ACCESS_TTL)
+    keys = tokens.keys_from_jwks(jwks)
+    assert set(keys) == {"demo-rsa-2026", "demo-rsa-2025"}
+    assert keys["demo-rsa-2026"].public_numbers() == tokens.public_keys()["demo-rsa-2026"].public_numbers()

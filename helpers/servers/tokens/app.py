@@ -67,6 +67,9 @@ REALM = "tokens"
 def oauth_error(status: int, error: str, description: str,
                 headers: dict[str, str] | None = None) -> Response:
     """An RFC 6749 section 5.2 / RFC 6750 error body, never cached."""
+    # Production note: a description that names the exact check that failed teaches the
+    # course, but it is a probing oracle for an attacker; a production server answers
+    # tersely (the error code alone) and keeps the detail in its logs.
     return json_error(status, error, description, {**NO_STORE, **(headers or {})},
                       field=ERROR_DESCRIPTION)
 

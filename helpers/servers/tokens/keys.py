@@ -89,6 +89,11 @@ def public_jwks(*, now: float, max_token_lifetime: float) -> dict[str, list[dict
     return {"keys": entries}
 
 
-def keys_from_jwks(jwks: Mapping[str, Any]) -> PyJWKSet:
-    """A fetched JWK Set as the ``keys`` that ``verify_access_token`` takes (PyJWT's ``PyJWKSet``)."""
-    return PyJWKSet.from_dict(dict(jwks))
+def keys_from_jwks(jwks: Mapping[str, Any]) -> dict[str, RSAPublicKey]:
+    """A fetched JWK Set as ``{kid: RSA public key}``, parsed by PyJWT's ``PyJWKSet``.
+
+    ``verify_access_token`` also takes the ``PyJWKSet`` itself; this dict is for showing
+    what a verifier holds.
+    """
+    return {jwk.key_id: jwk.key for jwk in PyJWKSet.from_dict(dict(jwks))
+            if jwk.key_id and isinstance(jwk.key, RSAPublicKey)}
