@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks")
+                   .glob("[0-9][0-9]_*.ipynb"))
 ACCESS_LOG = re.compile(r'"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S* HTTP/1\.[01]" \d{3}')
 SLEEP = re.compile(r"time\.sleep\(\s*([0-9.]+)")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -41,7 +42,8 @@ def test_outputs_come_from_one_top_to_bottom_run(path: Path) -> None:
     cells = code_cells(load(path))
     assert cells, "a notebook with no code"
     counts = [c.get("execution_count") for c in cells]
-    assert counts == list(range(1, len(cells) + 1)), f"execution counts {counts}: run `make notebooks`"
+    assert counts == list(range(1, len(cells) + 1)), \
+        f"execution counts {counts}: run `make notebooks`"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

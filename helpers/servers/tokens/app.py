@@ -3,7 +3,8 @@
 Status codes:
 
 * ``/login``, ``/refresh`` and ``/logout`` answer errors as a token endpoint does
-  (RFC 6749 section 5.2): 400 ``{"error": "invalid_request" | "invalid_grant", "error_description"}``
+  (RFC 6749 section 5.2): 400
+  ``{"error": "invalid_request" | "invalid_grant", "error_description"}``
   (413 for a body over 64 KiB); 401 ``invalid_client`` with a ``Basic`` challenge only
   when a client tries to authenticate (this server has one public client and no client
   authentication, so any ``Authorization`` header at /login or /refresh is such a try);
