@@ -33,8 +33,13 @@ def may_raise(cell: dict) -> bool:
     return "raises-exception" in tags or "NBVAL_RAISES_EXCEPTION" in "".join(cell["source"])
 
 
-def test_there_are_notebooks() -> None:
-    assert len(NOTEBOOKS) >= 2
+def test_the_notebooks_are_the_course_map() -> None:
+    """The README's map links exactly the notebooks on disk, each number once, from 00."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(notebooks/(\d\d_\w+\.ipynb)\)", readme))
+    assert linked == {path.name for path in NOTEBOOKS}
+    numbers = [path.name[:2] for path in NOTEBOOKS]
+    assert numbers[0] == "00" and len(set(numbers)) == len(numbers) >= 10
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
