@@ -173,15 +173,22 @@ def test_empty_credentials_are_invalid_request(server: CliServer) -> None:
 
 
 @pytest.mark.parametrize("path", ["/login", "/refresh"])
-@pytest.mark.parametrize("authorization", ["Basic YWxpY2U6d29uZGVybGFuZA==", "Bearer abc"])
 def test_client_authentication_is_the_only_401_of_the_token_endpoints(
-        server: CliServer, path: str, authorization: str) -> None:
-    """This server has no client authentication: an attempt is 401 invalid_client (RFC 6749
-    section 5.2), and that 401 carries a challenge."""
+        server: CliServer, path: str) -> None:
+    """This server has no client authentication: an HTTP Basic attempt is 401 invalid_client
+    (RFC 6749 section 5.2), and that 401 carries a challenge."""
     response = requests.post(server.url + path, json={"username": "alice", "password": "x"},
-                             headers={"Authorization": authorization}, timeout=TIMEOUT)
+                             headers={"Authorization": "Basic YWxpY2U6d29uZGVybGFuZA=="},
+                             timeout=TIMEOUT)
     assert_json_error(response, 401, "invalid_client", field=DESCRIBED,
                       challenge='Basic realm="tokens"')
+
+
+def test_a_bearer_header_at_login_is_not_client_authentication(server: CliServer) -> None:
+    response = requests.post(f"{server.url}/login", timeout=TIMEOUT,
+                             json={"username": "alice", "password": "wonderland"},
+                             headers={"Authorization": "Bearer left-over"})
+    assert response.status_code == 200
 
 
 # -- /me ----------------------------------------------------------------------------------------
@@ -303,6 +310,17 @@ def raw_get(url: str, path: str,
         return answer.status, dict(answer.getheaders()), answer.read()
     finally:
         conn.close()
+
+
+def test_a_token_in_the_header_and_the_uri_is_400_invalid_request(server: CliServer,
+                                                                  alice: dict[str, Any]) -> None:
+    """RFC 6750 section 3.1: more than one method of sending the token is invalid_request."""
+    token = alice["access_token"]
+    both = requests.get(f"{server.url}/me", params={"access_token": token}, timeout=TIMEOUT,
+                        headers={"Authorization": f"Bearer {token}"})
+    assert_bearer_error(both, "invalid_request")
+    only_uri = requests.get(f"{server.url}/me", params={"access_token": token}, timeout=TIMEOUT)
+    assert_bearer_error(only_uri, None)  # a method this server does not take: no credentials
 
 
 def test_two_authorization_headers_are_400_invalid_request(server: CliServer,
