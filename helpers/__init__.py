@@ -14,6 +14,14 @@ from .http import install_json_errors, json_error
 from .notebook.course_clock import CourseClock, clock
 from .notebook.exercises import check
 from .notebook.http_display import format_request, format_response, show_cookie_jar, show_exchange
+from .notebook.jose_display import (
+    b64url_decode,
+    b64url_encode,
+    elide,
+    header_of,
+    is_numeric_date,
+    payload_of,
+)
 from .notebook.live_server import LiveServer, running_servers, serve, stop_all, stop_servers
 from .paths import DATA_DIR, NOTEBOOKS_DIR, ROOT
 from .users import DemoUser, check_credentials, load_users
@@ -28,7 +36,13 @@ __all__ = [
     "check",
     "check_credentials",
     "clock",
+    "b64url_decode",
+    "b64url_encode",
+    "elide",
     "format_request",
+    "header_of",
+    "is_numeric_date",
+    "payload_of",
     "format_response",
     "install_json_errors",
     "json_error",
