@@ -1,7 +1,8 @@
 """``python -m helpers serve NAME [--port PORT] [--db PATH]``: a demo server outside a notebook.
 
 The contract (course-design.md): bind 127.0.0.1 only; print exactly
-``Serving NAME on http://127.0.0.1:PORT`` as the first line, flushed at once; serve
+``Serving NAME on http://127.0.0.1:PORT`` (``passkeys``: ``http://localhost:PORT``) as the
+first line, flushed at once; serve
 until SIGINT or SIGTERM and then exit 0; an unknown NAME exits 2 and lists the names.
 """
 
@@ -55,7 +56,10 @@ def serve(name: str, port: int = 0, db: str | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"Serving {name} on http://{HOST}:{server.server_port}", flush=True)
+    # a server may name the host its URL must use (passkeys: "localhost", as WebAuthn refuses
+    # IP-address origins); it still listens on 127.0.0.1 only
+    shown_host = getattr(app, "config", {}).get("PUBLIC_HOST", HOST)
+    print(f"Serving {name} on http://{shown_host}:{server.server_port}", flush=True)
     try:
         server.serve_forever(poll_interval=POLL_INTERVAL)
     finally:

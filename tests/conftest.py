@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST_LINE = re.compile(r"^Serving (?P<name>[a-z0-9_-]+) on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))$")
+FIRST_LINE = re.compile(r"^Serving (?P<name>[a-z0-9_-]+) on (?P<url>http://(?:127\.0\.0\.1|localhost):(?P<port>\d+))$")
 START_TIMEOUT = 20.0
 T = TypeVar("T")
 
