@@ -23,7 +23,7 @@ import requests
 
 from helpers.course_clock import CourseClock
 from helpers.live_server import LiveServer
-from helpers.servers.passkeys import CHALLENGE_TTL, create_app
+from helpers.servers.passkeys import CHALLENGE_TTL, IDLE_TIMEOUT, create_app
 from tests.conftest import CliServer, start_cli_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -139,13 +139,14 @@ def new_name() -> str:
     return f"user{next(_names)}"
 
 
-def test_register_sign_in_and_the_session_that_follows(user: Browser, server: LiveServer) -> None:
+def test_register_sign_in_and_the_session_that_follows(user: Browser, server: LiveServer,
+                                                       clock: CourseClock) -> None:
     name = new_name()
     user.open(url(server))
     # the page's own button, as a person would use it
     user.page.fill("#username", name)
     user.page.click("#create")
-    user.page.wait_for_function("document.getElementById('status').textContent.includes('credential_id')")
+    user.page.wait_for_selector("#status:has-text('credential_id')")  # no eval: the page's CSP forbids it
     created = json.loads(user.page.inner_text("#status"))
     assert created["username"] == name
 
@@ -179,6 +180,10 @@ def test_register_sign_in_and_the_session_that_follows(user: Browser, server: Li
     assert user.context.cookies()[0]["value"] != cookie["value"]
     assert store.session(cookie["value"]) is None
     assert len(store.sessions_of(name)) == 1
+
+    with clock.moved(IDLE_TIMEOUT + 1):  # half an hour without a request: the session is over
+        assert user.fetch("/me")["status"] == 401
+    assert user.fetch("/me")["status"] == 401 and store.sessions_of(name) == []
 
     assert user.fetch("/logout", "POST")["status"] == 204
     gone = user.fetch("/me")
@@ -266,3 +271,24 @@ def test_nobody_adds_a_passkey_to_someone_elses_account(
     assert mine["status"] == 200
     assert [c["id"] for c in mine["body"]["excludeCredentials"]] == [
         user.stored_credentials()[0]["credentialId"].replace("+", "-").replace("/", "_").rstrip("=")]
+
+
+def test_devices_and_logout_everywhere(user: Browser, other: Browser, server: LiveServer) -> None:
+    name = new_name()
+    user.open(url(server))
+    assert user.create_passkey(name)["status"] == 201
+    assert user.sign_in()["body"] == {"username": name}
+    # the same passkey on a second device: copy it over, counter and all (two copies that
+    # both count from the same number would be refused: the counter exposes a clone, §6.1.1)
+    [passkey] = user.stored_credentials()
+    other.cdp.send("WebAuthn.addCredential", {"authenticatorId": other.authenticator,
+                                              "credential": passkey})
+    other.open(url(server))
+    assert other.sign_in()["body"] == {"username": name}
+    sessions = other.fetch("/devices")["body"]["sessions"]
+    assert len(sessions) == 2 and sum(s["current"] for s in sessions) == 1
+    assert all(s["user_agent"] for s in sessions) and all(len(s["id"]) == 8 for s in sessions)
+
+    assert other.fetch("/logout-everywhere", "POST")["status"] == 204
+    assert user.fetch("/me")["status"] == other.fetch("/me")["status"] == 401
+    assert server.app.extensions["passkey_store"].sessions_of(name) == []
