@@ -36,7 +36,7 @@ from .sessions import (
 )
 from .store import Challenge, Credential, DuplicateCredential, PasskeyStore, Session, User
 
-RP_ID = "localhost"  # WebAuthn refuses IP-address origins (§5.1.3 step 7: a valid domain)
+RP_ID = "localhost"  # WebAuthn refuses IP-address origins (§5.1.3: the effective domain must be a valid domain)
 RP_NAME = "Cookies, Sessions and Tokens (demo)"
 CHALLENGE_TTL = 120.0  # course-clock seconds a challenge stays good (the server's choice)
 MAX_PENDING_CHALLENGES = 10_000  # options calls beyond this get 429 until some expire
@@ -153,7 +153,7 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
         owner = store.user(stored.username)
         handle = credential.response.user_handle
         if owner is None or (handle is not None and handle != owner.user_handle):
-            # §7.2 step 6: the user handle the authenticator returns must be the key's owner
+            # WebAuthn §7.2: the user handle the authenticator returns must name the key's owner
             raise ApiError(400, "user_handle_mismatch", "The passkey's user handle is not its owner's.")
         verified = ceremonies.verify_authentication(
             credential, challenge=issued.challenge, rp_id=rp_id, origin=expected_origin(),

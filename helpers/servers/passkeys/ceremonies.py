@@ -81,7 +81,7 @@ def registration_options(*, rp_id: str, rp_name: str, username: str, user_handle
 
 
 def parse_registration(credential: Any) -> RegistrationCredential:
-    """Read ``PublicKeyCredential.toJSON()`` of a registration (§5.1.8) into py_webauthn's type."""
+    """Read ``PublicKeyCredential.toJSON()`` of a registration into py_webauthn's type."""
     try:
         return parse_registration_credential_json(credential)
     except Exception as exc:  # noqa: BLE001 - see _refused
@@ -90,7 +90,7 @@ def parse_registration(credential: Any) -> RegistrationCredential:
 
 def verify_registration(credential: RegistrationCredential, *, challenge: bytes, rp_id: str,
                         origin: str) -> VerifiedRegistration:
-    """§7.1 steps 5-26: type, challenge, origin, RP ID hash, flags, algorithm, attestation."""
+    """WebAuthn §7.1: type, challenge, origin, RP ID hash, flags, algorithm, attestation."""
     try:
         return verify_registration_response(
             credential=credential,
@@ -126,7 +126,7 @@ def parse_authentication(credential: Any) -> AuthenticationCredential:
 
 def verify_authentication(credential: AuthenticationCredential, *, challenge: bytes, rp_id: str,
                           origin: str, public_key: bytes, sign_count: int) -> VerifiedAuthentication:
-    """§7.2 steps 11-24: type, challenge, origin, RP ID hash, flags, counter, signature."""
+    """WebAuthn §7.2: type, challenge, origin, RP ID hash, flags, counter, signature."""
     try:
         return verify_authentication_response(
             credential=credential,

@@ -2,8 +2,8 @@
 
 The page speaks WebAuthn Level 3's JSON forms, so it needs no base64url code of its own:
 ``PublicKeyCredential.parseCreationOptionsFromJSON`` / ``parseRequestOptionsFromJSON``
-turn the server's options into what ``navigator.credentials`` takes (§5.1.9, §5.1.10),
-and ``credential.toJSON()`` (§5.1.8) turns the answer back into JSON for the server.
+turn the server's options into what ``navigator.credentials`` takes, and
+``credential.toJSON()`` turns the answer back into JSON for the server.
 The same functions are on ``window.passkeys`` for tests and notebooks to call.
 """
 

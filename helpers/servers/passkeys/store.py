@@ -2,7 +2,7 @@
 
 Why a store of its own: a passkey server keeps four kinds of rows, and what it keeps is
 part of the lesson. A *credential* row holds a public key and a sign counter, nothing
-secret: the private key never leaves the authenticator (WebAuthn Level 3 §6.4). A
+secret: the private key stays inside the authenticator, which only signs. A
 *challenge* row lives only from the options call to the verify call, and the verify call
 takes it out (single use). A *session* row is chapter 03's server-side session.
 
