@@ -147,8 +147,9 @@ class Tab:
         """Evaluate a JavaScript function in the page (``async`` ones are awaited)."""
         return self._owner.call(self._page.evaluate, script, arg)
 
-    def cookies(self) -> list[dict]:
-        return self._owner.call(self._context.cookies)
+    def cookies(self, url: str | None = None) -> list[dict]:
+        """The cookies of this tab's jar; with ``url``, only those the browser would send there."""
+        return self._owner.call(self._context.cookies, *([url] if url else []))
 
     def devtools(self, method: str, params: dict | None = None) -> dict:
         """One DevTools-protocol call on this page (e.g. ``WebAuthn.getCredentials``)."""
