@@ -9,6 +9,10 @@ them, so this module hands out :class:`Tab` wrappers, never the Playwright objec
 Why a module-level current browser: running the launch cell again must not leave a
 second Chromium behind. :func:`launch` first closes the one it started before.
 
+Chromium 156's virtual authenticator keeps at most three discoverable credentials: a fourth
+``navigator.credentials.create()`` fails with NotAllowedError (seen on this course's machine).
+One tab per account, as the notebook does, stays well inside that.
+
 Plumbing only: what a page does (``navigator.credentials.create`` and friends) is
 JavaScript the notebook passes to :meth:`Tab.run`, where the reader sees it.
 """

@@ -292,3 +292,21 @@ def test_devices_and_logout_everywhere(user: Browser, other: Browser, server: Li
     assert other.fetch("/logout-everywhere", "POST")["status"] == 204
     assert user.fetch("/me")["status"] == other.fetch("/me")["status"] == 401
     assert server.app.extensions["passkey_store"].sessions_of(name) == []
+
+
+def test_webauthn_refuses_an_ip_address_origin(user: Browser, server: LiveServer) -> None:
+    """Why the server prints http://localhost:PORT: the browser itself refuses 127.0.0.1."""
+    options = requests.post(url(server) + "/register/options", json={"username": new_name()},
+                            timeout=5).json()
+    user.open(f"http://127.0.0.1:{server.port}")
+    assert "WebAuthn refuses IP-address origins" in user.page.inner_text("#status")
+    refused = user.run("""async (options) => {
+        options.rp.id = location.hostname;  // even with the RP ID set to the IP address
+        try {
+            await navigator.credentials.create(
+                {publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options)});
+            return "created";
+        } catch (err) { return err.name; }
+    }""", options)
+    assert refused == "SecurityError"
+    assert user.stored_credentials() == []

@@ -210,3 +210,43 @@ def test_wrong_methods_and_routes_are_json(server: CliServer) -> None:
 def test_still_serving_after_all_that(server: CliServer) -> None:
     assert server.process.poll() is None
     assert post(server, "/register/options", {"username": "frank"}).status_code == 200
+
+
+# -- in-process: limits and expiry that need the server's clock or constants ------------------
+
+
+def test_unfinished_ceremonies_are_capped_until_they_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.course_clock import CourseClock
+    from helpers.servers.passkeys import app as app_module
+    from helpers.servers.passkeys import create_app
+
+    monkeypatch.setattr(app_module, "MAX_PENDING_CHALLENGES", 3)
+    clock = CourseClock()
+    client = create_app(clock=clock).test_client()
+    statuses = [client.post("/login/options", json={}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert client.post("/register/options", json={"username": "gina"}).json["error"] == "too_many_ceremonies"
+    clock.advance(app_module.CHALLENGE_TTL)  # the three expire, and are swept at the next one
+    assert client.post("/login/options", json={}).status_code == 200
+
+
+def test_a_session_ends_at_its_absolute_lifetime_however_active() -> None:
+    import secrets
+
+    from helpers.course_clock import CourseClock
+    from helpers.servers.passkeys import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, create_app
+    from helpers.servers.passkeys.store import Session
+
+    clock = CourseClock()
+    app = create_app(clock=clock)
+    sid, start = secrets.token_urlsafe(32), clock.time()
+    app.extensions["passkey_store"].add_session(Session(sid, "hana", start, start, "test"))
+    client = app.test_client()
+    client.set_cookie("sid", sid, domain="localhost")
+    seen = []
+    while clock.time() - start <= ABSOLUTE_TIMEOUT + IDLE_TIMEOUT:
+        clock.advance(IDLE_TIMEOUT - 60)  # always back before the idle timeout
+        seen.append((clock.time() - start, client.get("/me").status_code))
+    first_refusal = next(t for t, status in seen if status == 401)
+    assert all(status == 200 for t, status in seen if t <= ABSOLUTE_TIMEOUT)
+    assert ABSOLUTE_TIMEOUT < first_refusal <= ABSOLUTE_TIMEOUT + IDLE_TIMEOUT

@@ -245,7 +245,8 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
         if request.method == "POST" and request.headers.get("Origin") not in (None, expected_origin()):
             # a page on another origin may post here; SameSite=Lax keeps the cookie off such
             # requests, and this refuses them outright (clients such as requests send no Origin)
-            return json_error(403, "cross_origin_request", "POSTs from another origin are refused.")
+            return json_error(403, "cross_origin_request",
+                              f"POSTs from another origin are refused; this server is {expected_origin()}.")
         return None
 
     @app.errorhandler(ApiError)

@@ -46,6 +46,10 @@ document.getElementById("create").addEventListener("click",
   () => run(() => createPasskey(document.getElementById("username").value)));
 document.getElementById("signin").addEventListener("click", () => run(signIn));
 window.passkeys = {post, createPasskey, signIn};
+if (location.hostname !== "localhost") {  // e.g. opened as http://127.0.0.1:PORT
+  document.getElementById("status").textContent =
+    "Open this page at http://localhost:" + location.port + "/ : WebAuthn refuses IP-address origins.";
+}
 """
 
 PAGE = """<!doctype html>
