@@ -88,6 +88,7 @@ def test_options_speak_webauthn_json(server: CliServer) -> None:
     assert created["user"]["name"] == "carol" and created["user"]["id"] != b64url(b"carol")
     assert len(base64.urlsafe_b64decode(created["challenge"] + "==")) == 64
     request = post(server, "/login/options", {}).json()
+    assert requests.post(server.url + "/login/options", timeout=TIMEOUT).status_code == 200  # no body
     assert request["rpId"] == "localhost" and request["allowCredentials"] == []
     assert request["challenge"] != created["challenge"]
 
@@ -205,6 +206,22 @@ def test_odd_cookies_are_no_session(server: CliServer, cookie: str) -> None:
 def test_wrong_methods_and_routes_are_json(server: CliServer) -> None:
     assert_json_error(requests.get(server.url + "/login/verify", timeout=TIMEOUT), 405)
     assert_json_error(requests.get(server.url + "/nope", timeout=TIMEOUT), 404)
+
+
+@pytest.mark.parametrize("raw", [b"\x16\x03\x01\x02\x00garbage\r\n\r\n",
+                                 b"POST /login/verify HTTP/1.1\r\nHost: x\r\n" + b"X: " + b"a" * 70_000 + b"\r\n\r\n",
+                                 b"POST /login/verify HTTP/1.1\r\nContent-Length: -5\r\n\r\n"])
+def test_broken_http_gets_an_answer_not_a_crash(server: CliServer, raw: bytes) -> None:
+    import socket
+
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(raw)
+        answer = sock.recv(4096)
+    if answer.startswith(b"HTTP/1."):
+        assert b" 500 " not in answer.split(b"\r\n")[0]
+    else:  # no HTTP version to speak: http.server answers as HTTP/0.9 would, with the body alone
+        assert json.loads(answer)["error"] == "bad_request"
 
 
 def test_still_serving_after_all_that(server: CliServer) -> None:

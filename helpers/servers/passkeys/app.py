@@ -138,7 +138,8 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
     # -- sign-in ---------------------------------------------------------------------------
     @app.post("/login/options")
     def login_options() -> Response:
-        read_json()
+        if request.get_data(cache=True) or request.mimetype:  # no body at all is as good as {}
+            read_json()
         options, challenge = ceremonies.authentication_options(rp_id=rp_id)
         remember(Challenge(challenge, "login", None, None, clock.time() + challenge_ttl))
         return jsonify(options)
