@@ -1,9 +1,10 @@
 """``python -m helpers serve NAME [--port PORT] [--db PATH] [--redis URL] [--clock]``.
 
 Runs a demo server outside a notebook: bound to 127.0.0.1 only; the first line on stdout,
-flushed at once, is exactly ``Serving NAME on http://127.0.0.1:PORT``; it serves until
-SIGINT or SIGTERM and then exits 0. An unknown NAME, or an option that server does not
-take, exits 2 with one line saying so. ``--clock`` adds ``POST /_clock {"advance": SECONDS}``
+flushed at once, is exactly ``Serving NAME on http://127.0.0.1:PORT`` (``passkeys`` prints
+``http://localhost:PORT``: WebAuthn refuses IP-address origins); it serves until SIGINT or
+SIGTERM and then exits 0. An unknown NAME, or an option that server does not take, exits 2
+with one line saying so. ``--clock`` adds ``POST /_clock {"advance": SECONDS}``
 (see :mod:`helpers.clock_route`) to any server.
 """
 
@@ -91,7 +92,10 @@ def serve(name: str, port: int = 0, *, with_clock: bool = False, **options: Any)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"Serving {name} on http://{HOST}:{server.server_port}", flush=True)
+    # a server may name the host its URL must use (passkeys: "localhost", as WebAuthn refuses
+    # IP-address origins); it still listens on 127.0.0.1 only
+    shown_host = getattr(app, "config", {}).get("PUBLIC_HOST", HOST)
+    print(f"Serving {name} on http://{shown_host}:{server.server_port}", flush=True)
     try:
         server.serve_forever(poll_interval=POLL_INTERVAL)
     finally:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Seconds any test waits for one HTTP answer.
 TIMEOUT = 10
 FIRST_LINE = re.compile(
-    r"^Serving (?P<name>[a-z0-9_-]+) on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))$")
+    r"^Serving (?P<name>[a-z0-9_-]+) on (?P<url>http://(?:127\.0\.0\.1|localhost):(?P<port>\d+))$")
 DEMO_PASSWORDS = {"alice": "wonderland", "bob": "builder"}
 #: The challenge every 401 of a cookie-session server carries (a course convention).
 COOKIE_CHALLENGE = 'Cookie realm="sessions", form="/login"'
