@@ -15,13 +15,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test lint pytest notebooks bench clean
+.PHONY: help setup lab test lint pytest notebooks bench clean site site-test
 
 help:
 	@echo "make lab        set up .venv and open the course in JupyterLab"
 	@echo "make test       set up .venv, then ruff, pytest and strict nbval on every notebook"
 	@echo "make notebooks  re-run notebooks top to bottom in fresh kernels (NB=notebooks/01_....ipynb for one)"
 	@echo "make bench      measure test, notebook, server and kernel timings"
+	@echo "make site       build the course as a static site in build/site (view: python3 -m http.server -d build/site)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else "Python >= 3.10 is needed; $(PYTHON) is %d.%d" % v[:2])'
@@ -48,6 +49,14 @@ notebooks: setup
 
 bench: setup
 	$(BIN)/python tools/bench.py
+
+# The published course: Sphinx + myst-nb from the stored outputs, warnings as errors; then the
+# headless-Chromium test of every page (kept out of `make test`: pytest -m site).
+site: setup
+	$(BIN)/python tools/build_site.py
+
+site-test: site
+	COURSE_SITE_DIR=build/site $(BIN)/python -m pytest -m site tests/test_site.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
