@@ -37,6 +37,9 @@ exclude_patterns = ["**.ipynb_checkpoints"]
 nb_execution_mode = "off"
 nb_merge_streams = True          # consecutive stdout writes read as one block, as in JupyterLab
 nb_output_stderr = "show"
+# Markdown that a cell displays (notebook 10 builds its verdict table in code) is read as MyST, as
+# the notebooks are, so its links to other notebooks and their headings resolve to pages.
+nb_render_markdown_format = "myst"
 nb_code_prompt_show = "Show {type}"   # the toggle on collapsed solution cells
 nb_code_prompt_hide = "Hide {type}"
 

@@ -71,10 +71,14 @@ class RegisterHtmlAnchors(Transform):
 
 def add_mermaid_script(app: Sphinx, pagename: str, templatename: str, context: dict,
                        doctree: nodes.document | None) -> None:
-    """Load the pinned Mermaid build on pages that have a diagram (it is 3.5 MB)."""
+    """Load the pinned Mermaid build (3.5 MB) wherever sphinxcontrib-mermaid imports it.
+
+    That is every page with a diagram, and the pages Sphinx makes without a doctree (search,
+    index), where the extension's module runs all the same.
+    """
     from sphinxcontrib.mermaid import mermaid
 
-    if doctree is not None and doctree.next_node(mermaid) is not None:
+    if doctree is None or doctree.next_node(mermaid) is not None:
         # below sphinxcontrib-mermaid's priority, so this classic script runs before its module
         app.add_js_file(MERMAID_JS, priority=app.config.mermaid_js_priority - 100)
 
