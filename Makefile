@@ -32,7 +32,13 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-lab: setup
+# JupyterLab opens without its news prompt: the course's settings overrides, in the overrides.d/
+# folder JupyterLab reads beside overrides.json (<prefix>/share/jupyter/lab/settings/).
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/cookies-sessions-tokens.json
+$(LAB_OVERRIDES): jupyter/overrides.d/cookies-sessions-tokens.json
+	@mkdir -p $(dir $@) && cp $< $@
+
+lab: setup $(LAB_OVERRIDES)
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00_start_here.ipynb
 
 lint: setup
@@ -56,7 +62,7 @@ site: setup
 	$(BIN)/python tools/build_site.py
 
 site-test: site
-	COURSE_SITE_DIR=build/site $(BIN)/python -m pytest -m site tests/test_site.py
+	COURSE_SITE_DIR=build/site $(BIN)/python -m pytest -m site tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
