@@ -64,6 +64,7 @@ html_title = "Cookies, Sessions and Tokens"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"   # without one, browsers ask for /favicon.ico and log a 404
 html_css_files = ["course.css"]
+html_js_files = ["course.js"]    # makes the visible sidebar buttons work (see the file)
 html_copy_source = True          # the download button offers each notebook as .ipynb
 html_show_sourcelink = False
 # Sphinx has no Korean search stemmer; the default (English) splitter indexes each run of

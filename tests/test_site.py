@@ -296,3 +296,16 @@ def test_small_course_solution_stays_collapsed(small_site: Path) -> None:
 def test_a_link_to_a_missing_verdict_fails_the_build(tmp_path: Path) -> None:
     write_small_course(tmp_path / "course", verdict_link="01_beta.ipynb#verdict-c98")
     assert build_site.build(root=tmp_path / "course", out=tmp_path / "site", work=tmp_path / "work") != 0
+
+
+def test_the_visible_menu_button_opens_the_navigation_on_a_phone(browser, course_site: Path) -> None:
+    with served(course_site) as base:
+        context = browser.new_context(viewport={"width": 390, "height": 800})
+        try:
+            page = context.new_page()
+            page.goto(f"{base}notebooks/00_start_here.html", wait_until="load")
+            page.locator(".primary-toggle:visible").first.click()
+            page.wait_for_function("document.getElementById('pst-primary-sidebar-modal').open", timeout=5_000)
+            assert page.locator("#pst-primary-sidebar-modal a[href='01_http_connections_and_state.html']").is_visible()
+        finally:
+            context.close()
