@@ -309,3 +309,8 @@ def test_the_visible_menu_button_opens_the_navigation_on_a_phone(browser, course
             assert page.locator("#pst-primary-sidebar-modal a[href='01_http_connections_and_state.html']").is_visible()
         finally:
             context.close()
+
+
+def test_the_download_button_offers_the_repository_notebook(course_site: Path) -> None:
+    for nb in build_site.course_notebooks():
+        assert (course_site / "_sources" / "notebooks" / nb.name).read_bytes() == nb.read_bytes(), nb.name

@@ -109,7 +109,11 @@ def build(root: Path = ROOT, out: Path = OUT, work: Path | None = None, quiet: b
                "-c", str(CONF_DIR), "-d", str(doctrees), str(stage_dir), str(out)]
     if quiet:
         command.append("-q")
-    return subprocess.call(command, cwd=ROOT)
+    code = subprocess.call(command, cwd=ROOT)
+    if code == 0:  # the download button offers the notebook exactly as the repository has it
+        for nb in course_notebooks(root):
+            shutil.copyfile(nb, out / "_sources" / "notebooks" / nb.name)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
