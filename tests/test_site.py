@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 from tests.test_browser import ARGS, CHROMIUM, MISSING
+from tests.test_diagrams import mermaid_blocks
 from tools import build_site
 
 pytestmark = pytest.mark.site
@@ -314,3 +315,24 @@ def test_the_visible_menu_button_opens_the_navigation_on_a_phone(browser, course
 def test_the_download_button_offers_the_repository_notebook(course_site: Path) -> None:
     for nb in build_site.course_notebooks():
         assert (course_site / "_sources" / "notebooks" / nb.name).read_bytes() == nb.read_bytes(), nb.name
+
+
+MERMAID_JS = build_site.CONF_DIR / "_static" / "mermaid" / "mermaid.min.js"
+RENDER = """async ([id, code]) => {
+  try { await mermaid.render(id, code); return null; } catch (e) { return String(e.message || e); }
+}"""
+
+
+def test_every_notebook_diagram_renders_with_the_pinned_mermaid(browser) -> None:
+    """Each block, on its own, through mermaid.render: the failures name notebook and cell."""
+    blocks = [(nb.name, cell, code) for nb in build_site.course_notebooks() for cell, code in mermaid_blocks(nb)]
+    page = browser.new_page()
+    try:
+        page.set_content("<!doctype html><html><body></body></html>")
+        page.add_script_tag(path=str(MERMAID_JS))
+        page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
+        failures = {f"{name} cell {cell}": error for n, (name, cell, code) in enumerate(blocks)
+                    if (error := page.evaluate(RENDER, [f"diagram{n}", code]))}
+    finally:
+        page.close()
+    assert failures == {}
