@@ -29,6 +29,9 @@ DIAGRAM_TYPES = {
 FENCE = re.compile(r"^(?P<fence>```|~~~)\s*mermaid\s*\n(?P<code>.*?)^(?P=fence)\s*$", re.MULTILINE | re.DOTALL)
 #: Mermaid's entity codes (#59; for ';', #35; for '#', #quot;), which are text, not separators
 ENTITY = re.compile(r"#(?:\d+|[a-zA-Z]+);")
+GANTT_KEYWORDS = {"title", "dateFormat", "axisFormat", "tickInterval", "section", "excludes",
+                  "includes", "todayMarker", "weekday", "inclusiveEndDates", "topAxis", "accTitle",
+                  "accDescr", "click"}
 SEQUENCE_OPENERS = {"loop", "alt", "opt", "par", "critical", "break", "rect", "box"}
 #: keyword -> the block it may appear in
 SEQUENCE_MIDDLES = {"else": "alt", "and": "par", "option": "critical"}
@@ -106,6 +109,10 @@ def mermaid_problems(code: str) -> list[str]:
             for opening, closing in ("[]", "()", "{}"):
                 if unquoted.count(opening) != unquoted.count(closing):
                     problems.append(f"line {number}: unbalanced {opening}{closing}: {line!r}")
+        elif kind == "gantt" and ":" in line and word not in GANTT_KEYWORDS:
+            name, data = line.split(":", 1)
+            if re.search(r"\s:", data):  # 'before 00:00 :2025-…' splits at the name's own colon
+                problems.append(f"line {number}: a ':' in the task name {name.strip()!r}: {line!r}")
         elif kind.startswith("stateDiagram") and line.endswith("{"):
             open_blocks.append("state")
         elif kind.startswith("stateDiagram") and line == "}":
@@ -140,6 +147,8 @@ def test_checker_accepts_a_well_formed_sequence_and_flowchart() -> None:
                             "  B --> R[(Redis)]\n  end\n") == []
     assert mermaid_problems("---\ntitle: Login\n---\nsequenceDiagram\n  A->>B: hi\n") == []
     assert mermaid_problems("sequenceDiagram\n  S-->>C: Set-Cookie: sid=1#59; HttpOnly\n") == []
+    assert mermaid_problems("gantt\n  dateFormat YYYY-MM-DD HH:mm\n  axisFormat %H:%M\n  section keys\n"
+                            "  signs tokens :2025-12-31 23:50, 10m\n") == []
 
 
 @pytest.mark.parametrize(("code", "problem"), [
@@ -151,6 +160,7 @@ def test_checker_accepts_a_well_formed_sequence_and_flowchart() -> None:
     ("sequenceDiagram\n  A=>B: x", "not a sequence-diagram statement"),
     ("sequenceDiagram\n  S-->>C: Set-Cookie: sid=1; HttpOnly", "';' ends a statement"),
     ("flowchart LR\n  A[Browser --> B", "unbalanced []"),
+    ("gantt\n  dateFormat YYYY-MM-DD HH:mm\n  issued before 00:00 :2025-12-31 23:50, 25m", "a ':' in the task name"),
     ("flowchart LR\n  subgraph x\n  A --> B", "'subgraph' is never closed"),
     ("", "the diagram is empty"),
 ])
