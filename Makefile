@@ -23,6 +23,7 @@ help:
 	@echo "make notebooks  re-run notebooks top to bottom in fresh kernels (NB=notebooks/01_....ipynb for one)"
 	@echo "make bench      measure test, notebook, server and kernel timings"
 	@echo "make site       build the course as a static site in build/site (view: python3 -m http.server -d build/site)"
+	@echo "make site-test  build it, then open every page in headless Chromium (and check JupyterLab settings)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else "Python >= 3.10 is needed; $(PYTHON) is %d.%d" % v[:2])'

@@ -37,8 +37,8 @@ exclude_patterns = ["**.ipynb_checkpoints"]
 nb_execution_mode = "off"
 nb_merge_streams = True          # consecutive stdout writes read as one block, as in JupyterLab
 nb_output_stderr = "show"
-# Markdown that a cell displays (notebook 10 builds its verdict table in code) is read as MyST, as
-# the notebooks are, so its links to other notebooks and their headings resolve to pages.
+# Markdown that a cell displays (a verdict table built in code, for one) is read as MyST, as the
+# notebooks' own markdown is, so its links to other notebooks and their headings resolve to pages.
 nb_render_markdown_format = "myst"
 nb_code_prompt_show = "Show {type}"   # the toggle on collapsed solution cells
 nb_code_prompt_hide = "Hide {type}"
@@ -56,7 +56,7 @@ mermaid_include_zenuml = False
 mermaid_d3_zoom = False
 mermaid_init_config = {"startOnLoad": False, "securityLevel": "strict"}
 mermaid_height = "auto"
-mermaid_fullscreen_button = "⤢"   # the default (U+26F6) is missing from common fonts: a box
+mermaid_fullscreen_button = "⤢"   # the default, U+26F6, is not in DejaVu Sans: it showed as a box
 
 # --- HTML ------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
@@ -67,7 +67,7 @@ html_css_files = ["course.css"]
 html_js_files = ["course.js"]    # makes the visible sidebar buttons work (see the file)
 html_copy_source = True          # the download button offers each notebook as .ipynb
 html_show_sourcelink = False
-# Sphinx has no Korean search stemmer; the default (English) splitter indexes each run of
+# Sphinx has no Korean search language (sphinx/search/ has none); the English one indexes each run of
 # word characters (\w+, Hangul included) as a term, so the glossary's Korean names are found
 # as whole words. tests/test_site.py searches for one.
 html_search_language = "en"
