@@ -1,8 +1,8 @@
 """Hostile input against every demo server, through the CLI: never a 500, never a dead server.
 
-Each server runs once for the module, with ``--clock`` (which every server takes). Every route gets the same battery: wrong methods,
-oversized and malformed bodies, wrong content types, repeated parameters and garbage
-headers. Every answer must be below 500; every error from a JSON endpoint must be JSON
+Each server runs once for the module, with ``--clock`` (which every server takes).
+Every route gets the same battery: wrong methods, oversized and malformed bodies, wrong
+content types, repeated parameters and garbage headers. Every answer must be below 500; every error from a JSON endpoint must be JSON
 with an ``error`` code; every 401 must carry a challenge; and afterwards each server
 still answers and has logged no traceback.
 """
