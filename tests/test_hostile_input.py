@@ -2,9 +2,9 @@
 
 Each server runs once for the module, with ``--clock`` (which every server takes).
 Every route gets the same battery: wrong methods, oversized and malformed bodies, wrong
-content types, repeated parameters and garbage headers. Every answer must be below 500; every error from a JSON endpoint must be JSON
-with an ``error`` code; every 401 must carry a challenge; and afterwards each server
-still answers and has logged no traceback.
+content types, repeated parameters and garbage headers. Every answer must be below 500;
+every error from a JSON endpoint must be JSON with an ``error`` code; every 401 must
+carry a challenge; and afterwards each server still answers and has logged no traceback.
 """
 
 from __future__ import annotations
