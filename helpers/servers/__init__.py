@@ -1,7 +1,7 @@
-"""The course's demo servers, each a module here with a ``create_app`` factory.
+"""The course's demo servers, each a module (or a package) here with a ``create_app`` factory.
 
-A module ``NAME.py`` in this package that defines ``NAME`` and ``create_app(db=None)``
-is a server that ``python -m helpers serve NAME`` can start, so a chapter adds its
+A module ``NAME.py`` or a package ``NAME/`` in this package that defines (or, for a
+package, exports from its ``__init__``) ``NAME`` and ``create_app(db=None)`` is a server that ``python -m helpers serve NAME`` can start, so a chapter adds its
 server by adding its module: nothing else needs editing.
 """
 
