@@ -95,8 +95,8 @@ def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIs
     @app.post("/authorize")
     def authorize() -> Response:
         client, refused = guards.authorization_client(clients)
-        if refused is None:
-            refused = guards.read_form()
+        if refused is None and guards.read_form() is not None:
+            refused = error_page("The form is larger than this provider reads.", 413)
         if refused is not None:
             return refused
         grant, refused = consent_grant()
@@ -119,7 +119,7 @@ def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIs
 
     @app.post("/token")
     def token() -> Response:
-        refused = guards.form_endpoint()
+        refused = guards.token_endpoint()
         return refused if refused is not None else server.create_token_response()
 
     @app.post("/revoke")

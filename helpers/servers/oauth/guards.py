@@ -70,6 +70,14 @@ def form_endpoint() -> Response | None:
     return None
 
 
+def token_endpoint() -> Response | None:
+    """The form checks, and a ``grant_type`` (RFC 6749 section 4.1.3: REQUIRED)."""
+    refused = form_endpoint()
+    if refused is None and not request.form.get("grant_type"):
+        refused = oauth_error(400, "invalid_request", "The grant_type parameter is missing.")
+    return refused
+
+
 def authorization_client(clients: dict[str, Client]) -> tuple[Client | None, Response | None]:
     """The client of an authorization request whose redirect URI is registered, or an error page."""
     ids, uris = request.args.getlist("client_id"), request.args.getlist("redirect_uri")
