@@ -21,6 +21,7 @@ checks), ``pages`` (HTML), ``app`` (routes).
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, request
 
 from helpers.course_clock import CourseClock
@@ -28,7 +29,8 @@ from helpers.course_clock import clock as course_clock
 from helpers.users import load_users
 
 from .app import install
-from .clients import load_clients
+from .clients import Client, load_clients
+from .grants import S256Required
 from .provider import build_server
 from .storage import OAuthStore
 
@@ -46,18 +48,22 @@ def listening_url() -> str:
 
 
 def create_app(db: str | None = None, *, clock: CourseClock = course_clock, issuer: str | None = None,
-               code_ttl: float = CODE_TTL, access_ttl: int = ACCESS_TTL, id_token_ttl: int = ID_TOKEN_TTL) -> Flask:
+               code_ttl: float = CODE_TTL, access_ttl: int = ACCESS_TTL, id_token_ttl: int = ID_TOKEN_TTL,
+               clients: dict[str, Client] | None = None, pkce: CodeChallenge | None = None) -> Flask:
     """The ``oauth`` server. ``db``: SQLite file (default: a fresh in-memory database).
 
-    ``issuer`` defaults to the URL the server listens on. The store is at
+    ``issuer`` defaults to the URL the server listens on. ``clients`` (default: the
+    registrations in ``data/oauth_clients.json``) and ``pkce`` (default: S256 required of
+    every client) exist so that chapter 10's naive labs can change exactly one rule. The store is at
     ``app.extensions["oauth_store"]`` and the Authlib server at ``app.extensions["oauth_server"]``.
     """
     app = Flask(__name__)
     store = OAuthStore(db)
-    clients = load_clients()
+    clients = clients if clients is not None else load_clients()
     issuer_of = (lambda: issuer) if issuer is not None else listening_url
     server, iss = build_server(store=store, clock=clock, clients=clients, users=load_users(), issuer=issuer_of,
-                               code_ttl=code_ttl, access_ttl=access_ttl, id_token_ttl=id_token_ttl)
+                               code_ttl=code_ttl, access_ttl=access_ttl, id_token_ttl=id_token_ttl,
+                               pkce=pkce if pkce is not None else S256Required(required=True))
     app.extensions["oauth_store"] = store
     app.extensions["oauth_server"] = server
     return install(app, server=server, iss=iss, clients=clients, clock=clock, issuer=issuer_of)

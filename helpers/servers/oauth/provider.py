@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
+from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 
 from helpers.course_clock import CourseClock
@@ -33,7 +34,7 @@ from helpers.users import DemoUser
 from .access_tokens import CourseTokenGenerator, StoredTokenValidator
 from .clients import SCOPES, Client
 from .endpoints import CourseIntrospectionEndpoint, CourseRevocationEndpoint, CourseUserInfoEndpoint
-from .grants import AuthorizationCodeGrant, CourseOpenIDCode, RefreshTokenGrant, S256Required
+from .grants import AuthorizationCodeGrant, CourseOpenIDCode, RefreshTokenGrant
 from .storage import OAuthStore
 
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
@@ -132,14 +133,14 @@ class CourseIssuerParameter(IssuerParameter):
 
 def build_server(*, store: OAuthStore, clock: CourseClock, clients: dict[str, Client], users: dict[str, DemoUser],
                  issuer: Callable[[], str], code_ttl: float, access_ttl: int,
-                 id_token_ttl: int) -> tuple[CourseAuthorizationServer, CourseIssuerParameter]:
+                 id_token_ttl: int, pkce: CodeChallenge) -> tuple[CourseAuthorizationServer, CourseIssuerParameter]:
     """The configured server, and its ``iss`` extension (the routes add ``iss`` to early errors)."""
     server = CourseAuthorizationServer(store=store, clock=clock, clients=clients, users=users, issuer=issuer,
                                        code_ttl=code_ttl)
     server.scopes_supported = list(SCOPES)
     server.register_token_generator("default", CourseTokenGenerator(server, access_ttl))
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
-    server.register_grant(AuthorizationCodeGrant, [S256Required(required=True), CourseOpenIDCode(server, id_token_ttl)])
+    server.register_grant(AuthorizationCodeGrant, [pkce, CourseOpenIDCode(server, id_token_ttl)])
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(CourseRevocationEndpoint)
     server.register_endpoint(CourseIntrospectionEndpoint)
