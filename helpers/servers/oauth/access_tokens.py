@@ -49,6 +49,9 @@ class CourseTokenGenerator(JWTBearerTokenGenerator):
     def get_jwks(self) -> Any:
         return signing_keys()
 
+    def get_jti(self, client: Any, grant_type: str, user: Any, scope: str) -> str:
+        return generate_token(32)  # about 190 random bits; Authlib's default is 16 characters
+
     def get_audiences(self, client: Any, user: Any, scope: str) -> str:
         return AUDIENCE
 

@@ -5,8 +5,9 @@ server (where is this code? who is this user?) and close the gaps Authlib 1.9 le
 
 * :class:`S256Required`: Authlib's ``CodeChallenge`` checks PKCE only at the token
   endpoint, only for public clients, and accepts ``plain`` (the default when the method
-  is missing). RFC 9700 section 2.1.1 wants S256 of every client, so a request without
-  an S256 challenge is refused at ``/authorize``, before any sign-in form.
+  is missing). RFC 9700 section 2.1.1 makes PKCE mandatory for public clients and
+  recommends it for confidential ones; the course requires S256 of both, so a request
+  without an S256 challenge is refused at ``/authorize``, before any sign-in form.
 * single use: a code and a refresh token are *spent* atomically when tokens are about to
   be issued; a second use is ``invalid_grant`` and revokes the whole grant (RFC 6749
   section 4.1.2, RFC 9700 section 4.14.2), also when the two uses race.
@@ -52,7 +53,7 @@ def refuse_repeated_parameters(grant: grants.BaseGrant, redirect_uri: str) -> No
 
 
 class S256Required(CodeChallenge):
-    """PKCE with S256, required of every client at ``/authorize`` (RFC 9700 section 2.1.1)."""
+    """PKCE with S256, required of every client at ``/authorize`` (stricter than RFC 9700 §2.1.1)."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
@@ -62,7 +63,7 @@ class S256Required(CodeChallenge):
         if not data.get("code_challenge"):
             raise InvalidRequestError("PKCE is required: send code_challenge and code_challenge_method=S256.")
         if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("Only code_challenge_method=S256 is accepted (RFC 9700 section 2.1.1).")
+            raise InvalidRequestError("Only code_challenge_method=S256 is accepted (RFC 7636 section 4.2).")
         super().validate_code_challenge(grant, redirect_uri)
 
 
