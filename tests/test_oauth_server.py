@@ -268,7 +268,9 @@ def test_confidential_client_must_authenticate(url: str) -> None:
             "code_verifier": auth.verifier}
     cases = [({}, {"client_id": "course-web"}), ({"Authorization": basic(secret="wrong")}, {}),
              ({}, {"client_id": "course-web", "client_secret": "course-web-secret"}),  # client_secret_post: not registered
-             ({"Authorization": basic("no-such-client", "x")}, {})]
+             ({"Authorization": basic("no-such-client", "x")}, {}),
+             ({"Authorization": basic()}, {"client_id": "course-spa"}),  # two identities in one request
+             ({"Authorization": basic("course-spa", "guess")}, {"client_id": "course-spa"})]
     for headers, extra in cases:
         response = requests.post(f"{url}/token", data={**data, **extra}, headers=headers, timeout=TIMEOUT)
         assert_oauth_error(response, 401, "invalid_client")

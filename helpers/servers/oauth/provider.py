@@ -65,18 +65,21 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 
 
 def authenticate_client_secret_basic(query_client: Callable[[str], Any], request: Any) -> Client | None:
-    """Authlib's ``client_secret_basic`` method, with the strict parser above."""
+    """Authlib's ``client_secret_basic`` method, with the strict parser above.
+
+    A client that sends Basic credentials is judged by them alone: a wrong secret, an
+    unknown client or a second, different ``client_id`` in the body is ``invalid_client``
+    (401), never a fall-back to another method (RFC 6749 section 2.3: one method per request).
+    """
     credentials = basic_credentials(request.headers.get("Authorization"))
-    if credentials is None:
-        return None
+    if credentials is None or not credentials[1]:
+        return None  # no Basic credentials (a public client names itself in the body)
     client_id, secret = credentials
     named = request.payload.data.get("client_id")
-    if named is not None and named != client_id:
-        return None  # two different client identities in one request
     client = query_client(client_id)
-    if client is None:
-        raise InvalidClientError(status_code=401, description="The client does not exist on this server.")
-    return client if client.check_client_secret(secret) else None
+    if client is None or (named is not None and named != client_id) or not client.check_client_secret(secret):
+        raise InvalidClientError(status_code=401, description="Client authentication failed.")
+    return client
 
 
 class CourseAuthorizationServer(AuthorizationServer):
