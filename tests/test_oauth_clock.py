@@ -120,3 +120,14 @@ def test_the_database_file_holds_hashes_only(tmp_path: Any, clock: CourseClock) 
     dump = "\n".join(sqlite3.connect(path).iterdump())
     for secret in (code, body["access_token"], body["refresh_token"]):
         assert secret not in dump
+
+
+def test_expired_rows_are_purged_an_hour_after_they_expire(clock: CourseClock) -> None:
+    app = create_app(clock=clock)
+    store = app.extensions["oauth_store"]
+    with LiveServer(app, name="oauth-purge") as live:
+        sign_in(live.url)
+        assert store.counts()["tokens"] == 2 and store.counts()["codes"] == 1
+        with clock.moved(2 * 24 * 3600):  # every code and token of that sign-in is long expired
+            get_code(live.url, AuthRequest())  # the next sign-in purges
+    assert store.counts() == {"grants": 2, "codes": 1, "tokens": 0}

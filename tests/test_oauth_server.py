@@ -534,9 +534,7 @@ def test_a_sign_in_with_a_repeated_username_gets_no_code(url: str) -> None:
 
 
 def test_the_redirect_uri_may_use_any_loopback_port(url: str) -> None:
-    for port in (1, 8080, 65535):
-        auth = AuthRequest(redirect_uri=f"http://127.0.0.1:{port}/callback")
+    for redirect_uri in ("http://127.0.0.1:1/callback", "http://127.0.0.1:65535/callback", "http://127.0.0.1/callback"):
+        auth = AuthRequest(redirect_uri=redirect_uri)
         assert redeem(url, auth, get_code(url, auth)).status_code == 200
-    auth = AuthRequest(redirect_uri="http://127.0.0.1/callback")
-    assert get_code(url, auth)
-    assert REDIRECT_URI.startswith("http://127.0.0.1:")
+    assert REDIRECT_URI != auth.redirect_uri

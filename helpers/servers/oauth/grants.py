@@ -104,7 +104,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return SignedInUser(authorization_code.sub, authorization_code.auth_time)
 
     def delete_authorization_code(self, authorization_code: StoredCode) -> None:
-        """Kept, marked spent, so that a replay is recognised (and purged an hour after expiry)."""
+        """Kept, marked spent, so that a replay is recognised (purged an hour after it expires)."""
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

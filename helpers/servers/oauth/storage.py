@@ -46,7 +46,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     scope TEXT NOT NULL, auth_time INTEGER NOT NULL, issued_at REAL NOT NULL,
     expires_at REAL NOT NULL, spent INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS tokens_grant ON tokens (grant_id);
+CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
 """
+#: Rows are kept this long after they expire (a replayed code or refresh token is still
+#: recognised as a replay for that long), then purged at the next sign-in.
+KEEP_EXPIRED = 3600
 
 
 def digest(value: str) -> str:
@@ -150,10 +154,11 @@ class OAuthStore:
     def save_code(self, code: str, *, client_id: str, redirect_uri: str, scope: str, sub: str,
                   nonce: str | None, code_challenge: str | None, code_challenge_method: str | None,
                   auth_time: int, now: float, ttl: float) -> str:
-        """Store a fresh code and the grant it starts; return the grant id."""
+        """Store a fresh code and the grant it starts; return the grant id. Purges old rows first."""
         grant_id = secrets.token_urlsafe(16)
         with self._lock:
-            self._db.execute("DELETE FROM codes WHERE expires_at < ?", (now - 3600,))
+            self._db.execute("DELETE FROM codes WHERE expires_at < ?", (now - KEEP_EXPIRED,))
+            self._db.execute("DELETE FROM tokens WHERE expires_at < ?", (now - KEEP_EXPIRED,))
             self._db.execute("INSERT INTO grants (id, client_id, sub, scope, created_at) VALUES (?, ?, ?, ?, ?)",
                              (grant_id, client_id, sub, scope, now))
             self._db.execute(
