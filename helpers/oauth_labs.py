@@ -8,7 +8,7 @@ one rule changed (tests/test_oauth_labs.py proves that the rest still holds):
   :func:`prefix_redirect_app` matches redirect URIs by prefix, :func:`optional_pkce_app`
   lets a client skip PKCE, :func:`plain_pkce_app` accepts ``code_challenge_method=plain``;
 * a client: :class:`WebClient`, the back end of the confidential client ``course-web``,
-  and its twin with ``check_state=False``;
+  and two twins: ``check_state=False`` (no state check) and ``use_pkce=False`` (no PKCE);
 * a resource server's token check: :func:`verify_for_api` and :func:`naive_verify_for_api`,
   which forgets ``aud`` and ``typ``.
 
@@ -96,23 +96,26 @@ def s256(verifier: str) -> str:
 class WebClient:
     """``course-web``'s back end. ``session`` is the dict it keeps per browser (behind a cookie).
 
-    ``check_state=False`` is the naive twin: it does not tie the callback to a sign-in this
-    browser started, so it uses whatever pending sign-in the session has, or none.
+    Two naive twins, one flaw each: ``check_state=False`` does not tie the callback to a
+    sign-in this browser started, so it uses whatever pending sign-in the session has, or
+    none; ``use_pkce=False`` sends no code challenge (it relies on its client secret alone).
     """
 
     provider: str
     redirect_uri: str = "http://127.0.0.1:8765/callback"
     check_state: bool = True
+    use_pkce: bool = True
     client_id: str = "course-web"
 
     def start(self, session: dict[str, Any]) -> str:
         """Begin a sign-in: remember state, nonce and verifier; return where to send the browser."""
-        pending = {"state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16),
-                   "verifier": secrets.token_urlsafe(48)}
-        session["pending"] = pending
+        pending = {"state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16)}
         query = {"response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
-                 "scope": "openid profile", "state": pending["state"], "nonce": pending["nonce"],
-                 "code_challenge": s256(pending["verifier"]), "code_challenge_method": "S256"}
+                 "scope": "openid profile", "state": pending["state"], "nonce": pending["nonce"]}
+        if self.use_pkce:
+            pending["verifier"] = secrets.token_urlsafe(48)
+            query.update(code_challenge=s256(pending["verifier"]), code_challenge_method="S256")
+        session["pending"] = pending
         return f"{self.provider}/authorize?{urlencode(query)}"
 
     def callback(self, session: dict[str, Any], location: str) -> str:

@@ -105,9 +105,30 @@ def browser_sign_in(location: str, username: str = "alice") -> str:
     return response.headers["Location"]
 
 
-@pytest.mark.parametrize("check_state", [True, False])
-def test_the_client_and_its_naive_twin_differ_only_in_the_state_check(provider: str, check_state: bool) -> None:
-    client = labs.WebClient(provider, check_state=check_state)
+@pytest.fixture(scope="module")
+def lenient_provider(clock: CourseClock) -> Iterator[str]:
+    """A provider that lets a client skip PKCE, so that a client without PKCE can be probed."""
+    with LiveServer(labs.optional_pkce_app(clock), name="oauth-lab-lenient") as live:
+        yield live.url
+
+
+def inject_stolen_code(client: labs.WebClient) -> str:
+    """Alice's code, delivered to the client in Mallory's session under Mallory's own state."""
+    alice: dict[str, Any] = {}
+    stolen = browser_sign_in(client.start(alice))
+    mallory: dict[str, Any] = {}
+    client.start(mallory)
+    own_state = mallory["pending"]["state"]
+    victims_state = query_of(stolen)["state"]
+    return client.callback(mallory, stolen.replace(f"state={victims_state}", f"state={own_state}"))
+
+
+@pytest.mark.parametrize(("check_state", "use_pkce"), [(True, True), (False, True), (True, False)],
+                         ids=["correct", "no state check", "no PKCE"])
+def test_the_client_and_its_naive_twins_differ_by_one_check_each(provider: str, lenient_provider: str,
+                                                                  check_state: bool, use_pkce: bool) -> None:
+    client = labs.WebClient(provider if use_pkce else lenient_provider, check_state=check_state, use_pkce=use_pkce)
+    provider = client.provider
     session: dict[str, Any] = {}
     assert client.callback(session, browser_sign_in(client.start(session))) == "alice"  # the normal flow works
     # a response from another issuer is refused by both (RFC 9207)
@@ -116,9 +137,9 @@ def test_the_client_and_its_naive_twin_differ_only_in_the_state_check(provider: 
     with pytest.raises(labs.CallbackRefused, match="iss"):
         client.callback(session, location)
     # an error from the provider is refused by both
-    with pytest.raises(labs.CallbackRefused):
+    with pytest.raises(labs.CallbackRefused, match="access_denied"):
         client.callback({"pending": {"state": "s"}}, f"{client.redirect_uri}?error=access_denied&state=s&iss={provider}")
-    # the one difference: a callback whose state is not this browser's sign-in
+    # one difference: a callback whose state is not this browser's sign-in
     session = {}
     location = browser_sign_in(client.start(session)).replace("state=", "state=forged")
     if check_state:
@@ -126,6 +147,10 @@ def test_the_client_and_its_naive_twin_differ_only_in_the_state_check(provider: 
             client.callback(session, location)
     else:
         assert client.callback(session, location) == "alice"
+    # the other: a stolen code injected into another session. With PKCE the token endpoint
+    # refuses it; without, the provider hands out Alice's tokens and only the nonce check is left
+    with pytest.raises(labs.CallbackRefused, match="invalid_grant" if use_pkce else "nonce"):
+        inject_stolen_code(client)
 
 
 def test_the_resource_check_and_its_naive_twin_differ_only_in_aud_and_typ(provider: str, clock: CourseClock) -> None:
