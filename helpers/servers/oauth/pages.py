@@ -13,13 +13,13 @@ from flask import Response, render_template_string
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
 }
 
 _STYLE = "<style>body{font-family:sans-serif;max-width:32em;margin:2em auto}label{display:block;margin:.5em 0}</style>"
 
-SIGN_IN = _STYLE + """<!doctype html>
-<title>Sign in to the course provider</title>
+SIGN_IN = """<!doctype html>
+<title>Sign in to the course provider</title>""" + _STYLE + """
 <h1>Sign in</h1>
 <p><strong>{{ client_name }}</strong> (<code>{{ client_id }}</code>) asks for: {{ scope }}</p>
 {% if error %}<p role="alert" style="color:#b00">{{ error }}</p>{% endif %}
@@ -31,8 +31,8 @@ SIGN_IN = _STYLE + """<!doctype html>
 </form>
 """
 
-ERROR = _STYLE + """<!doctype html>
-<title>Authorization request refused</title>
+ERROR = """<!doctype html>
+<title>Authorization request refused</title>""" + _STYLE + """
 <h1>This authorization request cannot be answered</h1>
 <p>{{ message }}</p>
 <p>The provider does not send you back to the application, because it cannot trust where it
