@@ -29,8 +29,8 @@ import requests
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask
 
-from .course_clock import CourseClock
-from .course_clock import clock as course_clock
+from .notebook.course_clock import CourseClock
+from .notebook.course_clock import clock as course_clock
 from .servers.oauth import create_app
 from .servers.oauth.clients import Client, load_clients
 from .servers.oauth.grants import S256Required

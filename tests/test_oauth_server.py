@@ -22,7 +22,7 @@ import jwt
 import pytest
 import requests
 
-from tests.conftest import ROOT, CliServer, run_concurrently, start_cli_server
+from tests.support import ROOT, CliServer, run_concurrently, start_cli_server
 from tests.oauth_client import (
     REDIRECT_URI,
     TIMEOUT,

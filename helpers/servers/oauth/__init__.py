@@ -24,8 +24,8 @@ from __future__ import annotations
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, request
 
-from helpers.course_clock import CourseClock
-from helpers.course_clock import clock as course_clock
+from helpers.notebook.course_clock import CourseClock
+from helpers.notebook.course_clock import clock as course_clock
 from helpers.users import load_users
 
 from .app import install

@@ -10,19 +10,29 @@ its ``exp``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from joserfc.errors import JoseError
 
+from helpers.notebook.course_clock import CourseClock
+
 from .identity import SignedInUser
 from .keys import signing_keys, verification_keys
-from .storage import StoredToken
+from .storage import OAuthStore, StoredToken
 
-if TYPE_CHECKING:
-    from .provider import CourseAuthorizationServer
+
+class CourseAuthorizationServer(Protocol):
+    """What the token generator and validator need of the authorization server (no import of
+    :mod:`.provider`, which imports this module)."""
+
+    clock: CourseClock
+    store: OAuthStore
+
+    def issuer(self) -> str: ...
+    def query_client(self, client_id: str) -> Any: ...
 
 #: ``aud`` of every access token: the course's API, not the client (RFC 9068 section 3).
 AUDIENCE = "urn:course:api"

@@ -14,8 +14,8 @@ from typing import Any
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Flask, Response, jsonify, request
 
-from helpers.course_clock import CourseClock
-from helpers.errors import install_json_errors
+from helpers.notebook.course_clock import CourseClock
+from helpers.http import install_json_errors
 from helpers.servers.tokens import TokenRejected, bearer_token
 
 from . import guards

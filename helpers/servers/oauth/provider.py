@@ -28,7 +28,7 @@ from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 
-from helpers.course_clock import CourseClock
+from helpers.notebook.course_clock import CourseClock
 from helpers.users import DemoUser
 
 from .access_tokens import CourseTokenGenerator, StoredTokenValidator

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from helpers.course_clock import CourseClock
-from helpers.course_clock import clock as course_clock
+from helpers.notebook.course_clock import CourseClock
+from helpers.notebook.course_clock import clock as course_clock
 
 from .app import ABSOLUTE_TIMEOUT, CHALLENGE_TTL, IDLE_TIMEOUT, RP_ID, build_app
 
