@@ -1,5 +1,5 @@
 # Two commands do everything:  make lab  (set up, open the course)  and  make test  (set up, test it all).
-# Works from a fresh clone with Python >= 3.10 and make, as an ordinary user or as root.
+# Works from a fresh clone with Python >= 3.11 and make, as an ordinary user or as root.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,16 +15,17 @@ export PYTHONDONTWRITEBYTECODE := 1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test lint pytest notebooks bench clean
+.PHONY: help setup lab test lint pytest notebooks rerun bench clean
 
 help:
 	@echo "make lab        set up .venv and open the course in JupyterLab"
 	@echo "make test       set up .venv, then ruff, pytest and strict nbval on every notebook"
 	@echo "make notebooks  re-run notebooks top to bottom in fresh kernels (NB=notebooks/01_....ipynb for one)"
-	@echo "make bench      measure test, notebook, server and kernel timings"
+	@echo "make rerun      run every code cell of every notebook twice in a row (CI runs it after make test)"
+	@echo "make bench      measure test, notebook, server and kernel timings (BENCH_ARGS=--cold adds a cold setup)"
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else "Python >= 3.10 is needed; $(PYTHON) is %d.%d" % v[:2])'
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed; $(PYTHON) is %d.%d" % v[:2])'
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
 	@touch $(STAMP)
@@ -46,8 +47,13 @@ test: lint
 notebooks: setup
 	$(BIN)/python tools/execute_notebooks.py $(NB)
 
+# Every code cell twice in a row, in one kernel per notebook: doubles the notebook time, so
+# `make test` leaves it out and .ci/run runs it after `make test`.
+rerun: setup
+	COURSE_RERUN=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests/rerun
+
 bench: setup
-	$(BIN)/python tools/bench.py
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,4 +1,4 @@
-"""Every claim of the source notes: quoted exactly, judged by one rule, one verdict line in its notebook.
+"""Every claim of the notes: quoted exactly, judged by one rule, one verdict line in its notebook.
 
 data/claims.json is the single record. Each notebook states a claim's verdict in a markdown
 cell, in exactly this form (the anchor lets other pages link to it):
@@ -77,7 +77,7 @@ def test_claim_ids_are_unique_and_numbered_without_gaps() -> None:
 def test_claim_record_is_complete(claim: dict) -> None:
     assert FIELDS <= set(claim), f"{claim['id']} lacks {sorted(FIELDS - set(claim))}"
     assert set(claim) <= FIELDS | {"moves_to"}, f"{claim['id']} has unknown fields"
-    assert claim["verdict"] in RULE, f"{claim['id']}: {claim['verdict']!r} is not a verdict of the rule"
+    assert claim["verdict"] in RULE, f"{claim['id']}: {claim['verdict']!r} is not in the rule"
     assert re.fullmatch(r"\d\d", claim["notebook"])
     assert re.fullmatch(r"\d\d", claim.get("moves_to", "00"))
     assert claim["quote_ko"].strip() and claim["claim_en"].strip() and claim["why"].strip()
@@ -94,7 +94,8 @@ def test_claim_has_one_verdict_line_in_its_notebook_with_its_word(claim: dict) -
     )
     _, anchor, word = lines[0]
     assert anchor == claim["id"].lower(), f"anchor verdict-{anchor} for {claim['id']}"
-    assert word == claim["verdict"], f"{notebook.name} says {word!r}, claims.json says {claim['verdict']!r}"
+    assert word == claim["verdict"], (
+        f"{notebook.name} says {word!r}, claims.json says {claim['verdict']!r}")
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
@@ -113,7 +114,7 @@ def notes_text() -> str:
     for path in NOTES_CANDIDATES:
         if path is not None and path.is_file():
             return path.read_text(encoding="utf-8")
-    pytest.skip(f"the source notes ({NOTES_NAME}) are not beside the repository: nothing to quote from")
+    pytest.skip(f"the source notes ({NOTES_NAME}) are not beside the repository")
 
 
 def test_every_quote_is_the_notes_own_words() -> None:
