@@ -7,6 +7,10 @@ BIN    := $(abspath $(VENV))/bin
 STAMP  := $(VENV)/.installed-stamp
 NB     ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 JOBS   ?= 2
+# The installer: uv (PyPI `uv`, pinned here) installs the same list as pip about ten times
+# faster; `make setup INSTALLER=pip`, or any failure to get uv, falls back to plain pip.
+INSTALLER  ?= uv
+UV_VERSION := 0.13.8
 
 # Jupyter kernels and tools must come from the course's own environment.
 export PATH := $(BIN):$(PATH)
@@ -27,7 +31,14 @@ help:
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed; $(PYTHON) is %d.%d" % v[:2])'
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	@if [ "$(INSTALLER)" = uv ] && { command -v uv >/dev/null 2>&1 || \
+	        $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; } && \
+	    uv pip install --quiet --python $(VENV)/bin/python -r requirements.txt -e .; then \
+	    echo "installed requirements.txt with $$(uv --version)"; \
+	else \
+	    echo "installing requirements.txt with pip"; \
+	    $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .; \
+	fi
 	@touch $(STAMP)
 
 setup: $(STAMP)
