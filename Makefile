@@ -7,8 +7,11 @@ BIN    := $(abspath $(VENV))/bin
 STAMP  := $(VENV)/.installed-stamp
 NB     ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 JOBS   ?= 2
-# The installer: uv (PyPI `uv`, pinned here) installs the same list as pip about ten times
+# The installer: uv (PyPI `uv`, pinned here) installs the same list as pip, several times
 # faster; `make setup INSTALLER=pip`, or any failure to get uv, falls back to plain pip.
+# --compile-bytecode: pip writes .pyc files at install, uv only when asked; without them every
+# process (each kernel, each pytest worker) would compile its imports again, since
+# PYTHONDONTWRITEBYTECODE below stops Python from caching them later.
 INSTALLER  ?= uv
 UV_VERSION := 0.13.8
 
@@ -33,7 +36,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@if [ "$(INSTALLER)" = uv ] && { command -v uv >/dev/null 2>&1 || \
 	        $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; } && \
-	    uv pip install --quiet --python $(VENV)/bin/python -r requirements.txt -e .; then \
+	    uv pip install --quiet --compile-bytecode --python $(VENV)/bin/python -r requirements.txt -e .; then \
 	    echo "installed requirements.txt with $$(uv --version)"; \
 	else \
 	    echo "installing requirements.txt with pip"; \
