@@ -62,9 +62,10 @@ notebooks: setup
 	$(BIN)/python tools/execute_notebooks.py $(NB)
 
 # Every code cell twice in a row, in one kernel per notebook: doubles the notebook time, so
-# `make test` leaves it out and .ci/run runs it after `make test`.
+# `make test` leaves it out and .ci/run runs it after `make test`. One test per notebook, each
+# with its own kernel, so `--dist load` spreads the notebooks over the workers.
 rerun: setup
-	COURSE_RERUN=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests/rerun
+	COURSE_RERUN=1 $(BIN)/python -m pytest -n $(JOBS) --dist load tests/rerun
 
 bench: setup
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)
