@@ -27,7 +27,7 @@ import nbformat
 import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbval.plugin import (
     coalesce_streams,
     find_comment_markers,
@@ -125,6 +125,9 @@ def run_cell_twice(client: NotebookClient, cell: Any, index: int, where: str) ->
             client.execute_cell(attempt, index)
         except CellExecutionError:
             pass  # reported below, from the cell's own error output
+        except CellTimeoutError:
+            return [f"{where} (run {run}) did not finish within {CELL_TIMEOUT} s:\n"
+                    f"{head(cell.source, 3)}"]
         error = error_of(attempt)
         if error and not options["check_exception"]:
             when = "on its first run" if run == 1 else "when run a second time in a row"
