@@ -1,5 +1,5 @@
 # Two commands do everything:  make lab  (set up, open the course)  and  make test  (set up, test it all).
-# Works from a fresh clone with Python >= 3.10 and make, as an ordinary user or as root.
+# Works from a fresh clone with Python >= 3.11 and make, as an ordinary user or as root.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -7,6 +7,13 @@ BIN    := $(abspath $(VENV))/bin
 STAMP  := $(VENV)/.installed-stamp
 NB     ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 JOBS   ?= 2
+# The installer: uv (PyPI `uv`, pinned here) installs the same list as pip, several times
+# faster; `make setup INSTALLER=pip`, or any failure to get uv, falls back to plain pip.
+# --compile-bytecode: pip writes .pyc files at install, uv only when asked; without them every
+# process (each kernel, each pytest worker) would compile its imports again, since
+# PYTHONDONTWRITEBYTECODE below stops Python from caching them later.
+INSTALLER  ?= uv
+UV_VERSION := 0.13.8
 
 # Jupyter kernels and tools must come from the course's own environment.
 export PATH := $(BIN):$(PATH)
@@ -15,20 +22,28 @@ export PYTHONDONTWRITEBYTECODE := 1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test lint pytest notebooks bench clean site site-test
+.PHONY: help setup lab test lint pytest notebooks rerun bench clean site site-test
 
 help:
 	@echo "make lab        set up .venv and open the course in JupyterLab"
 	@echo "make test       set up .venv, then ruff, pytest and strict nbval on every notebook"
 	@echo "make notebooks  re-run notebooks top to bottom in fresh kernels (NB=notebooks/01_....ipynb for one)"
-	@echo "make bench      measure test, notebook, server and kernel timings"
+	@echo "make rerun      run every code cell of every notebook twice in a row (CI runs it after make test)"
+	@echo "make bench      measure test, notebook, server and kernel timings (BENCH_ARGS=--cold adds a cold setup)"
 	@echo "make site       build the course as a static site in build/site (view: python3 -m http.server -d build/site)"
 	@echo "make site-test  build it, then open every page in headless Chromium (and check JupyterLab settings)"
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else "Python >= 3.10 is needed; $(PYTHON) is %d.%d" % v[:2])'
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python >= 3.11 is needed; $(PYTHON) is %d.%d" % v[:2])'
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	@if [ "$(INSTALLER)" = uv ] && { command -v uv >/dev/null 2>&1 || \
+	        $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; } && \
+	    uv pip install --quiet --compile-bytecode --python $(VENV)/bin/python -r requirements.txt -e .; then \
+	    echo "installed requirements.txt with $$(uv --version)"; \
+	else \
+	    echo "installing requirements.txt with pip"; \
+	    $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .; \
+	fi
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -54,8 +69,14 @@ test: lint
 notebooks: setup
 	$(BIN)/python tools/execute_notebooks.py $(NB)
 
+# Every code cell twice in a row, in one kernel per notebook: doubles the notebook time, so
+# `make test` leaves it out and .ci/run runs it after `make test`. One test per notebook, each
+# with its own kernel, so `--dist load` spreads the notebooks over the workers.
+rerun: setup
+	COURSE_RERUN=1 $(BIN)/python -m pytest -n $(JOBS) --dist load tests/rerun
+
 bench: setup
-	$(BIN)/python tools/bench.py
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)
 
 # The published course: Sphinx + myst-nb from the stored outputs, warnings as errors; then the
 # headless-Chromium test of every page (kept out of `make test`: pytest -m site).

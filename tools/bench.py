@@ -1,12 +1,20 @@
 """Measure how long the course takes to test and run, and where the time goes.
 
-`make bench` runs this. Four measurements, one progress line per step:
+`make bench` runs this (`make bench BENCH_ARGS="--cold"` for a cold setup too). One progress
+line per step:
 
-1. the wall time of a warm `make test` (one untimed run first warms the disk cache and
-   the environment; `--skip-make-test` leaves this step out, `--no-warm` skips the warm-up);
-2. strict nbval on each notebook alone, the way `make test` checks it;
-3. start, first request and stop latency of `helpers.LiveServer`, median and p95;
-4. the floor under every notebook: starting a bare ipykernel and getting the reply to one
+1. setup: `make setup` when it is up to date; with `--cold`, a fresh clone of the committed
+   course, timed through `make setup` (the cold install) and then `make test` (so cold
+   `make test` = both); `--empty-cache` also empties the uv and pip download caches;
+2. the wall time of a warm `make test` (one untimed run first warms the disk cache and
+   the environment; `--skip-make-test` leaves this step out, `--no-warm` skips the warm-up),
+   with the time each test file took (summed over its tests, so worker time, not wall time);
+3. strict nbval on each notebook alone, the way `make test` checks it;
+4. each notebook under nbclient in a fresh kernel, as `make notebooks` runs it (nothing is
+   written): kernel start, time per notebook, and the slowest code cells;
+5. the re-run test (`make rerun`: every code cell twice in a row) and how many cells break;
+6. start, first request and stop latency of `helpers.LiveServer`, median and p95;
+7. the floor under every notebook: starting a bare ipykernel and getting the reply to one
    `execute`.
 
 Prints a table and writes the figures to bench-results/latest.json.
@@ -15,14 +23,18 @@ Prints a table and writes the figures to bench-results/latest.json.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,17 +75,59 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 def pytest_summary(output: str) -> tuple[str, list[str]]:
     """pytest's final "N passed ..." line (colours removed) and its FAILED/ERROR lines."""
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in output.splitlines()]
-    final = [line.strip("= ") for line in lines if re.search(r"\d+ (passed|failed|skipped|error)", line)]
+    final = [line.strip("= ") for line in lines
+             if re.search(r"\d+ (passed|failed|skipped|error)", line)]
     failures = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
     return (final[-1] if final else (lines[-1] if lines else "")), failures
 
 
-def timed_run(command: Sequence[str]) -> tuple[float, int, str, list[str]]:
-    """Run a command from the repository root: (seconds, exit code, pytest summary, failures)."""
+DURATION = re.compile(r"^(\d+\.\d+)s (?:call|setup|teardown)\s+([^:\s]+)::", re.MULTILINE)
+
+
+def time_per_file(output: str) -> dict[str, float]:
+    """Seconds per test file from pytest's ``--durations=0`` lines, slowest first."""
+    per_file: dict[str, float] = defaultdict(float)
+    for seconds, path in DURATION.findall(output):
+        per_file[path] += float(seconds)
+    return dict(sorted(((k, round(v, 2)) for k, v in per_file.items()), key=lambda kv: -kv[1]))
+
+
+def timed_run(command: Sequence[str], cwd: Path = ROOT, env: dict[str, str] | None = None,
+              ) -> tuple[float, int, str, list[str], str]:
+    """Run a command: (seconds, exit code, pytest summary, failures, whole output)."""
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - started
-    return seconds, done.returncode, *pytest_summary(done.stdout + done.stderr)
+    output = done.stdout + done.stderr
+    return seconds, done.returncode, *pytest_summary(output), output
+
+
+def bench_setup(cold: bool, empty_cache: bool) -> dict[str, Any]:
+    """`make setup` as it is, or in a fresh clone: the cold install, then `make test` there."""
+    if not cold:
+        seconds, code, *_ = timed_run(["make", "setup"])
+        progress(f"make setup (up to date): {seconds:.2f} s")
+        return {"up_to_date_seconds": round(seconds, 2), "exit_code": code}
+    scratch = Path(tempfile.mkdtemp(prefix="bench-cold-"))
+    env = {"UV_CACHE_DIR": str(scratch / "uv-cache"), "PIP_CACHE_DIR": str(scratch / "pip-cache")}
+    env = env if empty_cache else {}
+    try:
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(scratch / "course")], check=True)
+        progress("cold: make setup in a fresh clone ...")
+        setup, setup_code, _, _, output = timed_run(["make", "setup"], scratch / "course", env)
+        installer = next((line for line in output.splitlines() if "installed requirements"
+                          in line or "installing requirements" in line), "")
+        progress(f"cold make setup: {setup:.1f} s ({installer.strip()})")
+        progress("cold: make test in that clone ...")
+        test, code, last, failures, _ = timed_run(["make", "test"], scratch / "course")
+        progress(f"cold make test after setup: {test:.1f} s, exit {code}: {last}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"cold_setup_seconds": round(setup, 2), "setup_exit_code": setup_code,
+            "installer": installer.strip(), "empty_cache": empty_cache,
+            "cold_make_test_seconds": round(test, 2), "make_test_exit_code": code,
+            "cold_total_seconds": round(setup + test, 2), "summary": last, "failures": failures}
 
 
 def bench_make_test(warm: bool) -> dict[str, Any]:
@@ -81,24 +135,94 @@ def bench_make_test(warm: bool) -> dict[str, Any]:
         progress("make test (warm-up run, not timed) ...")
         timed_run(["make", "test"])
     progress("make test (timed) ...")
-    seconds, code, last, failures = timed_run(["make", "test"])
+    durations = {"PYTEST_ADDOPTS": "--durations=0 --durations-min=0.005"}
+    seconds, code, last, failures, output = timed_run(["make", "test"], env=durations)
     progress(f"make test: {seconds:.1f} s, exit {code}: {last}")
     for line in failures:
         progress(f"  {line[:160]}")
-    return {"seconds": round(seconds, 2), "exit_code": code, "summary": last, "failures": failures}
+    files = time_per_file(output)
+    return {"seconds": round(seconds, 2), "exit_code": code, "summary": last, "failures": failures,
+            "seconds_per_file": files}
 
 
 def bench_notebooks(notebooks: Sequence[Path]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for path in notebooks:
         rel = path.relative_to(ROOT)
-        seconds, code, last, failures = timed_run([sys.executable, "-m", "pytest", *NBVAL_ARGS, str(rel)])
+        seconds, code, last, failures, _ = timed_run(
+            [sys.executable, "-m", "pytest", *NBVAL_ARGS, str(rel)])
         # a notebook whose system program is missing is skipped (exit 0, no "passed")
         status = "failed" if code else ("passed" if "passed" in last else "skipped")
         results[path.name] = {"seconds": round(seconds, 2), "status": status, "summary": last,
                               "failures": failures}
         progress(f"nbval {path.name}: {seconds:.1f} s, {status}")
     return results
+
+
+def _needs_missing_binary(path: Path) -> str | None:
+    """The reason conftest.py's NEEDS_BINARY gives for skipping ``path`` here, if any."""
+    spec = importlib.util.spec_from_file_location("course_collection_rules", ROOT / "conftest.py")
+    assert spec and spec.loader
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    for prefix, (binary, package) in rules.NEEDS_BINARY.items():
+        if path.name.startswith(prefix) and shutil.which(binary) is None:
+            return f"needs {binary} ({package})"
+    return None
+
+
+def bench_cells(notebooks: Sequence[Path], top: int) -> dict[str, Any]:
+    """Each notebook in a fresh kernel under nbclient: kernel start, total, slowest cells."""
+    import nbformat
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    per_notebook: dict[str, Any] = {}
+    cells: list[dict[str, Any]] = []
+    for path in notebooks:
+        if reason := _needs_missing_binary(path):
+            per_notebook[path.name] = {"skipped": reason}
+            continue
+        nb = nbformat.read(path, as_version=4)
+        sockets = tempfile.mkdtemp(prefix="bench-")
+        kernel = KernelManager(kernel_name="python3", transport="ipc",
+                               ip=str(Path(sockets) / "kernel"))
+        client = NotebookClient(nb, km=kernel, timeout=120, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        started = time.perf_counter()
+        try:
+            with client.setup_kernel():
+                kernel_start = time.perf_counter() - started
+                for index, cell in enumerate(nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    t0 = time.perf_counter()
+                    client.execute_cell(cell, index)
+                    cells.append({"notebook": path.name, "cell": index,
+                                  "seconds": round(time.perf_counter() - t0, 3),
+                                  "first_line": cell.source.splitlines()[0][:70]
+                                  if cell.source else ""})
+        finally:
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
+            shutil.rmtree(sockets, ignore_errors=True)
+        total = time.perf_counter() - started
+        per_notebook[path.name] = {"kernel_start_seconds": round(kernel_start, 3),
+                                   "seconds": round(total, 2)}
+        progress(f"nbclient {path.name}: {total:.1f} s (kernel start {kernel_start:.2f} s)")
+    slowest = sorted(cells, key=lambda c: -c["seconds"])[:top]
+    return {"notebooks": per_notebook, "slowest_cells": slowest}
+
+
+def bench_rerun() -> dict[str, Any]:
+    """`make rerun`: its wall time, and how many cells break when run twice in a row."""
+    progress("make rerun ...")
+    seconds, code, last, _, output = timed_run(["make", "rerun"])
+    broken = {nb: int(n) for nb, n in re.findall(r"(\S+\.ipynb): (\d+) cell\(s\) break", output)}
+    progress(f"make rerun: {seconds:.1f} s, exit {code}: {last}; cells that break: "
+             f"{sum(broken.values())} in {len(broken)} notebooks")
+    return {"seconds": round(seconds, 2), "exit_code": code, "summary": last,
+            "cells_that_break": broken}
 
 
 def bench_live_server(runs: int) -> dict[str, Any]:
@@ -128,8 +252,9 @@ def bench_live_server(runs: int) -> dict[str, Any]:
         firsts.append(t2 - t1)
         stops.append(t3 - t2)
     result = {"start": summary(starts), "first_request": summary(firsts), "stop": summary(stops)}
+    medians = (result[k]["median_ms"] for k in ("start", "first_request", "stop"))
     progress("LiveServer over {} runs: start {:.2f} ms, first request {:.2f} ms, stop {:.2f} ms "
-             "(medians)".format(runs, *(result[k]["median_ms"] for k in ("start", "first_request", "stop"))))
+             "(medians)".format(runs, *medians))
     return result
 
 
@@ -169,29 +294,68 @@ def table(rows: list[tuple[str, str]]) -> str:
 
 def report(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str]] = []
+    setup = results.get("setup", {})
+    if "up_to_date_seconds" in setup:
+        rows.append(("make setup (up to date)", f"{setup['up_to_date_seconds']:.2f} s"))
+    if "cold_setup_seconds" in setup:
+        cache = "empty caches" if setup["empty_cache"] else "download caches as they were"
+        rows.append(("cold make setup (fresh clone)",
+                     f"{setup['cold_setup_seconds']:.1f} s  {setup['installer']} ({cache})"))
+        rows.append(("cold make test (setup + test)",
+                     f"{setup['cold_total_seconds']:.1f} s  (exit {setup['make_test_exit_code']})"))
     if "make_test" in results:
         mt = results["make_test"]
         rows.append(("make test (warm)", f"{mt['seconds']:.1f} s  (exit {mt['exit_code']})"))
+        for path, seconds in list(mt.get("seconds_per_file", {}).items())[:8]:
+            rows.append((f"  in {path}", f"{seconds:.1f} s (summed over its tests)"))
     nbs = results.get("notebooks", {})
     for name, nb in nbs.items():
         rows.append((f"nbval {name}", f"{nb['seconds']:.1f} s  {nb['status']}"))
     if nbs:
-        rows.append(("nbval, all notebooks one by one", f"{sum(nb['seconds'] for nb in nbs.values()):.1f} s"))
+        rows.append(("nbval, all notebooks one by one",
+                     f"{sum(nb['seconds'] for nb in nbs.values()):.1f} s"))
+    cells = results.get("cells", {})
+    for name, nb in cells.get("notebooks", {}).items():
+        if "skipped" in nb:
+            rows.append((f"nbclient {name}", f"skipped: {nb['skipped']}"))
+        else:
+            rows.append((f"nbclient {name}",
+                         f"{nb['seconds']:.1f} s, kernel start {nb['kernel_start_seconds']:.2f} s"))
+    for cell in cells.get("slowest_cells", []):
+        rows.append((f"  slow cell {cell['notebook'][:2]} #{cell['cell']}",
+                     f"{cell['seconds']:.2f} s  {cell['first_line']}"))
+    if "rerun" in results:
+        rr = results["rerun"]
+        broken = rr["cells_that_break"]
+        rows.append(("make rerun (every cell twice)",
+                     f"{rr['seconds']:.1f} s  (exit {rr['exit_code']}; "
+                     f"{sum(broken.values())} cells break in {len(broken)} notebooks)"))
     for key, label in (("start", "start"), ("first_request", "first request"), ("stop", "stop")):
         if "live_server" in results:
             s = results["live_server"][key]
-            rows.append((f"LiveServer {label}", f"median {s['median_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms"))
+            rows.append((f"LiveServer {label}",
+                         f"median {s['median_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms"))
     if "kernel" in results:
         k = results["kernel"]["start_to_first_reply"]
-        rows.append(("bare kernel: start to first reply", f"median {k['median_ms']:.0f} ms, p95 {k['p95_ms']:.0f} ms"))
+        rows.append(("bare kernel: start to first reply",
+                     f"median {k['median_ms']:.0f} ms, p95 {k['p95_ms']:.0f} ms"))
     return table(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-make-test", action="store_true", help="leave out the make test timing")
-    parser.add_argument("--no-warm", action="store_true", help="time make test without a warm-up run")
-    parser.add_argument("--skip-notebooks", action="store_true", help="leave out nbval per notebook")
+    parser.add_argument("--cold", action="store_true",
+                        help="also time make setup and make test in a fresh clone")
+    parser.add_argument("--empty-cache", action="store_true",
+                        help="with --cold: empty uv and pip download caches")
+    parser.add_argument("--skip-make-test", action="store_true",
+                        help="leave out the make test timing")
+    parser.add_argument("--no-warm", action="store_true",
+                        help="time make test without a warm-up run")
+    parser.add_argument("--skip-notebooks", action="store_true",
+                        help="leave out nbval and nbclient per notebook")
+    parser.add_argument("--skip-rerun", action="store_true", help="leave out make rerun")
+    parser.add_argument("--slowest", type=int, default=10, help="slowest cells to list")
     parser.add_argument("--server-runs", type=int, default=50)
     parser.add_argument("--kernel-runs", type=int, default=5)
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -200,16 +364,22 @@ def main(argv: list[str] | None = None) -> int:
 
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
-    notebooks = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = ([p.resolve() for p in args.notebooks]
+                 or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
     results: dict[str, Any] = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "platform": platform.platform(), "load_average": os.getloadavg()},
     }
-    steps: list[tuple[str, Callable[[], Any]]] = []
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("setup", lambda: bench_setup(args.cold, args.empty_cache))]
     if not args.skip_make_test:
         steps.append(("make_test", lambda: bench_make_test(warm=not args.no_warm)))
     if not args.skip_notebooks:
         steps.append(("notebooks", lambda: bench_notebooks(notebooks)))
+        steps.append(("cells", lambda: bench_cells(notebooks, args.slowest)))
+    if not args.skip_rerun:
+        steps.append(("rerun", bench_rerun))
     steps.append(("live_server", lambda: bench_live_server(args.server_runs)))
     steps.append(("kernel", lambda: bench_kernel(args.kernel_runs)))
     for n, (key, step) in enumerate(steps, start=1):
@@ -217,10 +387,12 @@ def main(argv: list[str] | None = None) -> int:
         results[key] = step()
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
     print()
     print(report(results))
-    print(f"\nwritten to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
+    print(f"\nwritten to {shown}")
     failed = results.get("make_test", {}).get("exit_code", 0) != 0 or any(
         nb["status"] == "failed" for nb in results.get("notebooks", {}).values())
     return 1 if failed else 0

@@ -46,7 +46,8 @@ def execute(path: Path) -> tuple[Path, float, str | None]:
     started = time.perf_counter()
     # IPC sockets: the kernel is private to this process (and ipykernel warns about plain TCP)
     sockets = tempfile.TemporaryDirectory(prefix="nbexec-")
-    kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets.name) / "kernel"))
+    kernel = KernelManager(kernel_name="python3", transport="ipc",
+                           ip=str(Path(sockets.name) / "kernel"))
     client = NotebookClient(
         nb,
         km=kernel,
