@@ -10,17 +10,22 @@ that stored outputs stay stable for nbval.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from urllib.parse import urlsplit
 
 import requests
 
+from .jose_display import elide
+
 #: Request headers requests adds to every call; shown only when asked for.
 CLIENT_NOISE = ("User-Agent", "Accept-Encoding", "Accept", "Connection")
 #: Response headers that vary per run and carry no lesson.
 SERVER_NOISE = ("Date", "Server")
 PORT_PLACEHOLDER = "PORT"
+#: A compact JWS/JWT as it appears in a header or a JSON body (a JSON object's base64url is eyJ).
+JWT_TEXT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 
 
 def _normalise_host(netloc: str) -> str:
@@ -83,14 +88,19 @@ def format_response(response: requests.Response, *, hide: Iterable[str] = SERVER
 
 def show_exchange(response: requests.Response, *, request_hide: Iterable[str] = CLIENT_NOISE,
                   response_hide: Iterable[str] = SERVER_NOISE, max_body: int = 800,
-                  history: bool = True) -> None:
-    """Print request and response (and any redirects before them) as raw HTTP."""
+                  history: bool = True, elide_tokens: bool = False) -> None:
+    """Print request and response (and any redirects before them) as raw HTTP.
+
+    ``elide_tokens`` prints every JWT with the middle left out (:func:`elide`): a 700-character
+    token teaches nothing by its middle, and its length stays in the text.
+    """
     steps = [*response.history, response] if history else [response]
     for n, step in enumerate(steps):
         if n:
             print("-" * 60)
-        print(format_request(step.request, hide=request_hide, max_body=max_body))
-        print(format_response(step, hide=response_hide, max_body=max_body))
+        text = (format_request(step.request, hide=request_hide, max_body=max_body) + "\n"
+                + format_response(step, hide=response_hide, max_body=max_body))
+        print(JWT_TEXT.sub(lambda m: elide(m[0]), text) if elide_tokens else text)
 
 
 def show_cookie_jar(jar: CookieJar) -> None:
