@@ -35,7 +35,12 @@ def _normalise_host(netloc: str) -> str:
     return netloc
 
 
-def _format_body(body: bytes | str | None, content_type: str, max_body: int) -> str:
+def _elide_jwts(text: str) -> str:
+    return JWT_TEXT.sub(lambda m: elide(m[0]), text)
+
+
+def _format_body(body: bytes | str | None, content_type: str, max_body: int,
+                 elide_tokens: bool = False) -> str:
     if body is None or body == b"" or body == "":
         return ""
     if isinstance(body, bytes):
@@ -50,20 +55,25 @@ def _format_body(body: bytes | str | None, content_type: str, max_body: int) -> 
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         except ValueError:
             pass
+    if elide_tokens:
+        text = _elide_jwts(text)
     if len(text) > max_body:
         text = text[:max_body] + f"\n... ({len(text) - max_body} more characters)"
     return text
 
 
 def format_request(request: requests.PreparedRequest, *, hide: Iterable[str] = CLIENT_NOISE,
-                   max_body: int = 800) -> str:
+                   max_body: int = 800, elide_tokens: bool = False) -> str:
     """The request as HTTP/1.1 text. ``Host`` is added the way urllib3 sends it."""
     hidden = {h.lower() for h in hide}
     url = urlsplit(request.url or "")
     lines = [f"{request.method} {request.path_url} HTTP/1.1",
              f"Host: {_normalise_host(url.netloc)}"]
     lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() not in hidden]
-    body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body)
+    body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body,
+                        elide_tokens)
+    if elide_tokens:
+        lines = [_elide_jwts(line) for line in lines]
     return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
 
 
@@ -76,13 +86,16 @@ def response_headers(response: requests.Response) -> list[tuple[str, str]]:
 
 
 def format_response(response: requests.Response, *, hide: Iterable[str] = SERVER_NOISE,
-                    max_body: int = 800) -> str:
+                    max_body: int = 800, elide_tokens: bool = False) -> str:
     """The response as HTTP/1.1 text: status line, headers, body."""
     hidden = {h.lower() for h in hide}
     version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(getattr(response.raw, "version", 11), "HTTP/1.1")
     lines = [f"{version} {response.status_code} {response.reason}"]
     lines += [f"{k}: {v}" for k, v in response_headers(response) if k.lower() not in hidden]
-    body = _format_body(response.content, response.headers.get("Content-Type", ""), max_body)
+    body = _format_body(response.content, response.headers.get("Content-Type", ""), max_body,
+                        elide_tokens)
+    if elide_tokens:
+        lines = [_elide_jwts(line) for line in lines]
     return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
 
 
@@ -98,9 +111,10 @@ def show_exchange(response: requests.Response, *, request_hide: Iterable[str] = 
     for n, step in enumerate(steps):
         if n:
             print("-" * 60)
-        text = (format_request(step.request, hide=request_hide, max_body=max_body) + "\n"
-                + format_response(step, hide=response_hide, max_body=max_body))
-        print(JWT_TEXT.sub(lambda m: elide(m[0]), text) if elide_tokens else text)
+        print(format_request(step.request, hide=request_hide, max_body=max_body,
+                             elide_tokens=elide_tokens))
+        print(format_response(step, hide=response_hide, max_body=max_body,
+                              elide_tokens=elide_tokens))
 
 
 def show_cookie_jar(jar: CookieJar) -> None:
