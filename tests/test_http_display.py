@@ -13,6 +13,11 @@ from helpers import LiveServer, format_request, format_response, show_cookie_jar
 def server():
     app = Flask(__name__)
 
+    @app.get("/token")
+    def token() -> Response:
+        return Response('{"access_token": "eyJ' + "a" * 300 + '.eyJ' + "b" * 300 + '.' + "c" * 300
+                        + '"}', content_type="application/json")
+
     @app.post("/login")
     def login() -> Response:
         response = Response('{"ok": true}', content_type="application/json")
@@ -53,3 +58,16 @@ def test_cookie_jar_lists_attributes(server, capsys) -> None:
     assert out[1].startswith("b=2") and "expires" in out[1]
     show_cookie_jar(requests.Session().cookies)
     assert "empty" in capsys.readouterr().out
+
+
+def test_tokens_can_be_printed_elided(server, capsys) -> None:
+    bearer = "eyJ" + "h" * 40 + ".eyJ" + "p" * 400 + ".s" + "9" * 300
+    response = requests.get(server.url + "/token", headers={"Authorization": "Bearer " + bearer},
+                            timeout=5)
+    show_exchange(response, elide_tokens=True, request_hide=())
+    out = capsys.readouterr().out
+    assert f"Authorization: Bearer {bearer[:24]}…{bearer[-24:]} ({len(bearer)} characters)" in out
+    assert '"access_token": "eyJaaaa' in out and "(908 characters)" in out
+    assert "p" * 100 not in out and "b" * 100 not in out
+    show_exchange(response)
+    assert bearer in capsys.readouterr().out  # off by default

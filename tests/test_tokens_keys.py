@@ -1,8 +1,8 @@
 """Key rotation and retirement in the ``tokens`` server, on a clock the test sets.
 
 ``demo-rsa-2025`` was retired at 2026-01-01T00:00:00Z: it verifies no token issued at or
-after that instant, and the JWKS lists it only while a token it signed could still be
-valid (until the retirement plus the access-token lifetime).
+after that instant, and nothing at all once a token it signed before then must have
+expired (the retirement plus the access-token lifetime); the JWKS lists it for as long.
 """
 
 from __future__ import annotations
@@ -91,3 +91,15 @@ def test_keys_from_jwks_keeps_rsa_keys_by_kid() -> None:
     assert set(keys) == {"demo-rsa-2026", "demo-rsa-2025"}
     mine = tokens.public_keys()["demo-rsa-2026"]
     assert keys["demo-rsa-2026"].public_numbers() == mine.public_numbers()
+
+
+def test_after_its_last_token_expired_the_retired_key_verifies_nothing() -> None:
+    """A backdated iat cannot revive the retired key: it verifies until RETIRED + ACCESS_TTL."""
+    def backdated(now: float) -> str:  # signed "before" the retirement, valid for a minute more
+        return token("demo-rsa-2025", RETIRED - 1, exp=now + 60)
+
+    last_moment = RETIRED + tokens.ACCESS_TTL - 1
+    tokens.verify_access_token(backdated(last_moment), clock=FixedClock(last_moment))
+    for late in (RETIRED + tokens.ACCESS_TTL, RETIRED + 300 * 86400):
+        with pytest.raises(tokens.TokenRejected, match="retired"):
+            tokens.verify_access_token(backdated(late), clock=FixedClock(late))

@@ -10,17 +10,22 @@ that stored outputs stay stable for nbval.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from urllib.parse import urlsplit
 
 import requests
 
+from .jose_display import elide
+
 #: Request headers requests adds to every call; shown only when asked for.
 CLIENT_NOISE = ("User-Agent", "Accept-Encoding", "Accept", "Connection")
 #: Response headers that vary per run and carry no lesson.
 SERVER_NOISE = ("Date", "Server")
 PORT_PLACEHOLDER = "PORT"
+#: A compact JWS/JWT as it appears in a header or a JSON body (a JSON object's base64url is eyJ).
+JWT_TEXT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 
 
 def _normalise_host(netloc: str) -> str:
@@ -30,7 +35,12 @@ def _normalise_host(netloc: str) -> str:
     return netloc
 
 
-def _format_body(body: bytes | str | None, content_type: str, max_body: int) -> str:
+def _elide_jwts(text: str) -> str:
+    return JWT_TEXT.sub(lambda m: elide(m[0]), text)
+
+
+def _format_body(body: bytes | str | None, content_type: str, max_body: int,
+                 elide_tokens: bool = False) -> str:
     if body is None or body == b"" or body == "":
         return ""
     if isinstance(body, bytes):
@@ -45,20 +55,25 @@ def _format_body(body: bytes | str | None, content_type: str, max_body: int) -> 
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         except ValueError:
             pass
+    if elide_tokens:
+        text = _elide_jwts(text)
     if len(text) > max_body:
         text = text[:max_body] + f"\n... ({len(text) - max_body} more characters)"
     return text
 
 
 def format_request(request: requests.PreparedRequest, *, hide: Iterable[str] = CLIENT_NOISE,
-                   max_body: int = 800) -> str:
+                   max_body: int = 800, elide_tokens: bool = False) -> str:
     """The request as HTTP/1.1 text. ``Host`` is added the way urllib3 sends it."""
     hidden = {h.lower() for h in hide}
     url = urlsplit(request.url or "")
     lines = [f"{request.method} {request.path_url} HTTP/1.1",
              f"Host: {_normalise_host(url.netloc)}"]
     lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() not in hidden]
-    body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body)
+    body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body,
+                        elide_tokens)
+    if elide_tokens:
+        lines = [_elide_jwts(line) for line in lines]
     return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
 
 
@@ -71,26 +86,35 @@ def response_headers(response: requests.Response) -> list[tuple[str, str]]:
 
 
 def format_response(response: requests.Response, *, hide: Iterable[str] = SERVER_NOISE,
-                    max_body: int = 800) -> str:
+                    max_body: int = 800, elide_tokens: bool = False) -> str:
     """The response as HTTP/1.1 text: status line, headers, body."""
     hidden = {h.lower() for h in hide}
     version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(getattr(response.raw, "version", 11), "HTTP/1.1")
     lines = [f"{version} {response.status_code} {response.reason}"]
     lines += [f"{k}: {v}" for k, v in response_headers(response) if k.lower() not in hidden]
-    body = _format_body(response.content, response.headers.get("Content-Type", ""), max_body)
+    body = _format_body(response.content, response.headers.get("Content-Type", ""), max_body,
+                        elide_tokens)
+    if elide_tokens:
+        lines = [_elide_jwts(line) for line in lines]
     return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
 
 
 def show_exchange(response: requests.Response, *, request_hide: Iterable[str] = CLIENT_NOISE,
                   response_hide: Iterable[str] = SERVER_NOISE, max_body: int = 800,
-                  history: bool = True) -> None:
-    """Print request and response (and any redirects before them) as raw HTTP."""
+                  history: bool = True, elide_tokens: bool = False) -> None:
+    """Print request and response (and any redirects before them) as raw HTTP.
+
+    ``elide_tokens`` prints every JWT with the middle left out (:func:`elide`): a 700-character
+    token teaches nothing by its middle, and its length stays in the text.
+    """
     steps = [*response.history, response] if history else [response]
     for n, step in enumerate(steps):
         if n:
             print("-" * 60)
-        print(format_request(step.request, hide=request_hide, max_body=max_body))
-        print(format_response(step, hide=response_hide, max_body=max_body))
+        print(format_request(step.request, hide=request_hide, max_body=max_body,
+                             elide_tokens=elide_tokens))
+        print(format_response(step, hide=response_hide, max_body=max_body,
+                              elide_tokens=elide_tokens))
 
 
 def show_cookie_jar(jar: CookieJar) -> None:

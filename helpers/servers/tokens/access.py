@@ -230,11 +230,18 @@ def check_claims(claims: Mapping[str, Any], *, now: float, issuer: str = ISSUER,
             raise TokenRejected(f"{name} must be a non-empty string")
 
 
-def check_key_in_service(kid: str, iat: float, retired: Mapping[str, float]) -> None:
-    """A retired key verifies only tokens issued before its retirement."""
+def check_key_in_service(kid: str, iat: float, retired: Mapping[str, float], *,
+                         now: float | None = None, max_lifetime: float = ACCESS_TTL) -> None:
+    """A retired key verifies only tokens issued before its retirement, and only until the
+    last of them must have expired (``retired_at + max_lifetime``): after that, a token it
+    signs is a forgery with a backdated ``iat``, whatever its ``exp`` says."""
     retired_at = retired.get(kid)
-    if retired_at is not None and iat >= retired_at:
+    if retired_at is None:
+        return
+    if iat >= retired_at:
         raise TokenRejected(f"the key {kid} was retired before this token was issued (iat)")
+    if now is not None and now >= retired_at + max_lifetime:
+        raise TokenRejected(f"the key {kid} is retired and verifies no token any more")
 
 
 def verify_access_token(
@@ -260,7 +267,7 @@ def verify_access_token(
     key = pick_key(header, public_keys() if keys is None else keys)
     claims = check_signature(token, key)
     check_claims(claims, now=clock.time(), issuer=issuer, audience=audience, check_exp=check_exp)
-    check_key_in_service(header["kid"], claims["iat"], retired)
+    check_key_in_service(header["kid"], claims["iat"], retired, now=clock.time())
     if is_denied is not None and is_denied(claims["jti"]):
         raise TokenRejected("the token has been revoked")
     return claims

@@ -4,9 +4,10 @@ Two RSA key pairs live in ``data/keys``, public on purpose, never for anything r
 
 * ``demo-rsa-2026`` signs every new access token;
 * ``demo-rsa-2025`` was retired at :data:`RETIRED_AT` (2026-01-01T00:00:00Z). It verifies
-  no token whose ``iat`` is at or after that instant, and the JWKS publishes it only while
-  a token it signed before then could still be valid: until the retirement plus the
-  longest access-token lifetime. Notebook 05 plays that rotation on the course clock.
+  no token whose ``iat`` is at or after that instant, and only while a token it signed
+  before then could still be valid: until the retirement plus the longest access-token
+  lifetime (after that a token it signs can only carry a backdated ``iat``). The JWKS
+  publishes it for exactly that long. Notebook 05 plays that rotation on the course clock.
 """
 
 from __future__ import annotations
