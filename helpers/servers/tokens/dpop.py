@@ -385,10 +385,12 @@ class ReplayCache:
 class NonceSource:
     """Server nonces (RFC 9449 section 8): an HMAC of the course-clock time slot.
 
-    Stateless: the nonce is ``slot.mac``, where ``slot`` counts ``lifetime``-second steps of
-    the course clock; a nonce of the current or the previous slot is accepted, so one lives
-    between ``lifetime`` and twice that. A client that sends an old one, or none, is told
-    ``use_dpop_nonce`` with the current one in a ``DPoP-Nonce`` header.
+    Stateless: the nonce is base64url(slot number, 8 bytes || HMAC-SHA256(secret, slot)
+    cut to 16 bytes), where the slot counts ``lifetime``-second steps of the course clock;
+    a nonce of the current or the previous slot is accepted, so one lives between
+    ``lifetime`` and twice that. A client that sends an old one, or none, is told
+    ``use_dpop_nonce`` with the current one in a ``DPoP-Nonce`` header. The secret is
+    per process: another instance would not accept this one's nonces.
     """
 
     def __init__(self, lifetime: int = 300, secret: bytes | None = None) -> None:
@@ -396,8 +398,9 @@ class NonceSource:
         self._secret = secret or secrets.token_bytes(32)
 
     def _for_slot(self, slot: int) -> str:
-        mac = hmac.new(self._secret, str(slot).encode(), hashlib.sha256).digest()[:16]
-        return f"{slot}.{b64url(mac)}"
+        counter = slot.to_bytes(8, "big")
+        mac = hmac.new(self._secret, counter, hashlib.sha256).digest()[:16]
+        return b64url(counter + mac)
 
     def current(self, *, now: float) -> str:
         """The nonce to hand out now."""
