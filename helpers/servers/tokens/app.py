@@ -131,11 +131,11 @@ def no_credentials() -> Response:
     A request that carries a DPoP proof (but no token) is told both schemes (RFC 9449
     section 7.1); any other keeps the bare Bearer challenge.
     """
-    header = bearer_challenge()
+    header, message = bearer_challenge(), "send an access token: Authorization: Bearer <token>"
     if "DPoP" in request.headers:
         header = challenges(header, challenge("DPoP", algs=DPOP_ALGS))
-    return oauth_error(401, "missing_token", "send an access token: Authorization: Bearer <token>"
-                       " (or DPoP <token> with a DPoP proof)", {"WWW-Authenticate": header})
+        message += ", or Authorization: DPoP <token> with its proof"
+    return oauth_error(401, "missing_token", message, {"WWW-Authenticate": header})
 
 
 def at_token_endpoint() -> bool:
@@ -353,7 +353,7 @@ def create_app(
         claims, proof = access_claims(for_logout=True) or (None, None)
         if refresh_token is None and claims is None:
             return oauth_error(400, "invalid_request", "send the refresh token in the JSON body,"
-                               " the access token as Bearer (or DPoP), or both")
+                               " the access token as Bearer, or both")
         if refresh_token is not None and proof is None:
             proof = dpop_proof()  # a DPoP-bound login logs out with a proof of its key
             if proof is not None:
