@@ -350,6 +350,8 @@ class ReplayCache:
 
     In memory, per process, on purpose: an entry lives one minute, so a database write per
     request would buy nothing the lock does not already give within the one server process.
+    The price: a restart forgets the cache, so a proof made in the minute before a restart
+    could be used once more after it (server nonces close that too).
     Several instances behind a balancer would each keep their own cache, so a proof could
     be replayed once per instance inside the window; they would share one (Redis
     ``SET key 1 NX EX 60``) or require nonces (RFC 9449 section 8).
