@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwcrypto import jwk as jc_jwk
 from jwt.algorithms import get_default_algorithms
@@ -386,6 +387,7 @@ def hostile_proofs(url: str, token: str, now: float) -> dict[str, str | bytes]:
                                                  header={"alg": "RS256"}),
         "alg ES384 with a P-256 key": holder.proof("GET", url, now=now, token=token,
                                                    header={"alg": "ES384"}),
+        "Ed25519 key of small order": _small_order_forgery(url, token, now),
         "RSA key of 1024 bits": Holder("RS256", _rsa1024()).proof("GET", url, now=now,
                                                                   token=token),
         "private key in jwk": holder.proof("GET", url, now=now, token=token,
@@ -421,6 +423,23 @@ def hostile_proofs(url: str, token: str, now: float) -> dict[str, str | bytes]:
         "NUL bytes": b"\x00.\x00.\x00",
         "two proofs in one header": f"{good}, {good}",
     }
+
+
+def _small_order_forgery(url: str, token: str, now: float) -> str:
+    """An EdDSA "proof" nobody signed: the all-zero public key has order 4, and a signature of
+    zeros verifies for about one message in eight (OpenSSL's check accepts it), so try jtis."""
+    head = b64url({"typ": "dpop+jwt", "alg": "EdDSA",
+                   "jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64url(bytes(32))}})
+    weak = ed25519.Ed25519PublicKey.from_public_bytes(bytes(32))
+    for jti in range(1000):
+        body = b64url({"jti": f"forged-{jti}", "htm": "GET", "htu": url, "iat": int(now),
+                       "ath": b64url(hashlib.sha256(token.encode()).digest())})
+        try:
+            weak.verify(bytes(64), f"{head}.{body}".encode())
+        except InvalidSignature:
+            continue
+        return f"{head}.{body}.{b64url(bytes(64))}"
+    raise AssertionError("no forgery found")
 
 
 def _hs256(url: str, token: str, now: float, jwk: dict[str, str] | None = None) -> str:
@@ -685,3 +704,18 @@ def test_a_replay_cache_entry_lives_exactly_as_long_as_the_iat_window() -> None:
 ])
 def test_htu_normalisation_follows_rfc_3986_section_6(uri: str, expected: str) -> None:
     assert normalize_htu(uri) == expected
+
+
+@pytest.mark.parametrize("hex_key,weak", [
+    ("00" * 32, True),  # order 4
+    ("01" + "00" * 31, True),  # the identity
+    ("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", True),  # order 2
+    ("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", True),  # order 8
+    ("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", True),  # y = p
+])
+def test_small_order_ed25519_keys_are_weak(hex_key: str, weak: bool) -> None:
+    from helpers.servers.tokens.dpop import ed25519_weak
+
+    assert ed25519_weak(bytes.fromhex(hex_key)) is weak
+    real = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    assert ed25519_weak(real) is False

@@ -245,6 +245,39 @@ def read_proof_header(proof: str) -> dict[str, Any]:
     return header
 
 
+_P = 2**255 - 19  # Ed25519's field (RFC 8032 section 5.1)
+_D = -121665 * pow(121666, -1, _P) % _P
+
+
+def ed25519_weak(raw: bytes) -> bool:
+    """True if the 32-byte Ed25519 public key is not a point, or one of small order.
+
+    A key of small order (the identity, or a point of order 2, 4 or 8) lets anyone make a
+    "signature" that verifies, without any private key; OpenSSL's Ed25519 check accepts
+    such keys. The point is decoded (RFC 8032 section 5.1.3) and multiplied by the
+    cofactor 8 with the twisted Edwards addition law: small order means 8P is the identity.
+    """
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    if len(raw) != 32 or y >= _P:
+        return True
+    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
+    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
+    if v * x * x % _P == (-u) % _P:
+        x = x * pow(2, (_P - 1) // 4, _P) % _P
+    if v * x * x % _P != u:
+        return True  # no square root: not a point on the curve
+
+    def add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+        t = _D * a[0] * b[0] * a[1] * b[1] % _P
+        return ((a[0] * b[1] + a[1] * b[0]) * pow(1 + t, -1, _P) % _P,
+                (a[1] * b[1] + a[0] * b[0]) * pow(1 - t, -1, _P) % _P)
+
+    point = (x, y)
+    for _ in range(3):
+        point = add(point, point)
+    return point == (0, 1)
+
+
 def public_key(header: Mapping[str, Any]) -> Any:
     """The ``jwk`` header as a cryptography public key (RSA keys within :data:`RSA_BITS`)."""
     alg, jwk = header["alg"], header["jwk"]
@@ -252,6 +285,8 @@ def public_key(header: Mapping[str, Any]) -> Any:
         key = get_default_algorithms()[alg].from_jwk(dict(jwk))
     except (jwt.PyJWTError, ValueError, TypeError, KeyError, binascii.Error, OverflowError):
         raise ProofRejected("the proof's jwk is not a valid public key") from None
+    if jwk["kty"] == "OKP" and ed25519_weak(b64url_decode(jwk["x"])):
+        raise ProofRejected("the proof's jwk is not a usable Ed25519 key (a point of small order)")
     bits = getattr(key, "key_size", None)
     if jwk["kty"] == "RSA" and (bits is None or not RSA_BITS[0] <= bits <= RSA_BITS[1]):
         raise ProofRejected(f"RSA proof keys must have {RSA_BITS[0]} to {RSA_BITS[1]} bits")
