@@ -1,11 +1,12 @@
-"""``python -m helpers serve NAME [--port PORT] [--db PATH] [--redis URL] [--clock]``.
+"""``python -m helpers serve NAME [--port PORT] [--db PATH] [--redis URL] [--clock] [...]``.
 
 Runs a demo server outside a notebook: bound to 127.0.0.1 only; the first line on stdout,
 flushed at once, is exactly ``Serving NAME on http://127.0.0.1:PORT`` (``passkeys`` prints
 ``http://localhost:PORT``: WebAuthn refuses IP-address origins); it serves until SIGINT or
 SIGTERM and then exits 0. An unknown NAME, or an option that server does not take, exits 2
 with one line saying so. ``--clock`` adds ``POST /_clock {"advance": SECONDS}``
-(see :mod:`helpers.clock_route`) to any server.
+(see :mod:`helpers.clock_route`) to any server. ``--dpop-nonce`` (the ``tokens``
+server) makes every DPoP proof carry a server nonce (RFC 9449 section 8).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .notebook.live_server import HOST, POLL_INTERVAL, PortUnavailable, make_qui
 
 EXIT_USAGE = 2
 #: Options passed to a server's ``create_app`` under the parameter name, when given.
-SERVER_OPTIONS = {"db": "--db", "redis": "--redis"}
+SERVER_OPTIONS = {"db": "--db", "redis": "--redis", "dpop_nonce": "--dpop-nonce"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="keep shared state in this Redis (redis://127.0.0.1:PORT/0)")
     serve.add_argument("--clock", action="store_true",
                        help="add POST /_clock to move the server's course clock")
+    # default None, not False: an option left out is not passed to the server at all
+    serve.add_argument("--dpop-nonce", action="store_true", default=None,
+                       help="require a server nonce in every DPoP proof (RFC 9449 section 8)")
     return parser
 
 
@@ -107,7 +111,8 @@ def serve(name: str, port: int = 0, *, with_clock: bool = False, **options: Any)
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args.name, args.port, with_clock=args.clock, db=args.db, redis=args.redis)
+        return serve(args.name, args.port, with_clock=args.clock, db=args.db, redis=args.redis,
+                     dpop_nonce=args.dpop_nonce)
     return EXIT_USAGE  # pragma: no cover - argparse rejects other commands
 
 

@@ -8,8 +8,9 @@
   at :data:`MAX_BODY_BYTES`, and a genuine bug a logged JSON 500.
 * :func:`read_json_object` and :func:`string_field`: the one request-body reader
   (size cap, content type, JSON syntax, duplicate member names, an object at the top).
-* :func:`parse_authorization` and :func:`challenge`: the ``Authorization`` header read
-  and a ``WWW-Authenticate`` challenge written, for RFC 6750's 400/401 split.
+* :func:`parse_authorization`, :func:`challenge` and :func:`challenges`: the
+  ``Authorization`` header read and ``WWW-Authenticate`` challenges written (``Bearer``
+  and ``DPoP`` spelled as RFC 6750 and RFC 9449 spell them), for RFC 6750's 400/401 split.
 * :func:`guard_cookie_size`: the one cookie-size guard (431 for a huge Cookie header).
 """
 
@@ -200,7 +201,15 @@ B64TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 
 class MalformedAuthorization(ValueError):
-    """The Authorization header is there but is not valid credentials (RFC 6750: 400)."""
+    """The Authorization header is there but is not valid credentials (RFC 6750: 400).
+
+    ``scheme`` is the lower-cased scheme when one could be read (so the answer can
+    challenge with it, e.g. ``DPoP`` rather than ``Bearer``), else None.
+    """
+
+    def __init__(self, message: str, scheme: str | None = None) -> None:
+        super().__init__(message)
+        self.scheme = scheme
 
 
 @dataclass(frozen=True)
@@ -233,11 +242,18 @@ def parse_authorization(values: list[str]) -> Credentials | None:
     if scheme not in ("bearer", "dpop"):
         return Credentials(scheme, None, raw)
     if not rest:
-        raise MalformedAuthorization(f"no token after {parsed.group('scheme')}")
+        raise MalformedAuthorization(f"no token after {parsed.group('scheme')}", scheme)
     if not B64TOKEN.fullmatch(rest):
         raise MalformedAuthorization(
-            "the Authorization header must carry exactly one token of b64token characters")
+            "the Authorization header must carry exactly one token of b64token characters",
+            scheme)
     return Credentials(scheme, rest, raw)
+
+
+def challenges(*parts: str) -> str:
+    """Several challenges in one ``WWW-Authenticate`` value (RFC 9110 section 11.6.1):
+    ``Bearer realm="tokens", DPoP algs="ES256"``."""
+    return ", ".join(parts)
 
 
 def challenge(scheme: str, **params: str | None) -> str:

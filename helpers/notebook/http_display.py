@@ -62,14 +62,30 @@ def _format_body(body: bytes | str | None, content_type: str, max_body: int,
     return text
 
 
+def _cut_middle(value: str, limit: int | None) -> str:
+    """``value`` cut in the middle when longer than ``limit`` characters (None: never).
+
+    Head and tail stay (40 and 24 characters) with the full length between them, so a
+    long token in a header still shows its type and stays recognisable.
+    """
+    if limit is None or len(value) <= limit:
+        return value
+    return f"{value[:40]}…({len(value)} characters)…{value[-24:]}"
+
+
 def format_request(request: requests.PreparedRequest, *, hide: Iterable[str] = CLIENT_NOISE,
-                   max_body: int = 800, elide_tokens: bool = False) -> str:
-    """The request as HTTP/1.1 text. ``Host`` is added the way urllib3 sends it."""
+                   max_body: int = 800, elide_tokens: bool = False,
+                   max_header: int | None = None) -> str:
+    """The request as HTTP/1.1 text. ``Host`` is added the way urllib3 sends it.
+
+    Header values longer than ``max_header`` characters are cut in the middle.
+    """
     hidden = {h.lower() for h in hide}
     url = urlsplit(request.url or "")
     lines = [f"{request.method} {request.path_url} HTTP/1.1",
              f"Host: {_normalise_host(url.netloc)}"]
-    lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() not in hidden]
+    lines += [f"{k}: {_cut_middle(v, max_header)}" for k, v in request.headers.items()
+              if k.lower() not in hidden]
     body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body,
                         elide_tokens)
     if elide_tokens:
@@ -101,18 +117,20 @@ def format_response(response: requests.Response, *, hide: Iterable[str] = SERVER
 
 def show_exchange(response: requests.Response, *, request_hide: Iterable[str] = CLIENT_NOISE,
                   response_hide: Iterable[str] = SERVER_NOISE, max_body: int = 800,
-                  history: bool = True, elide_tokens: bool = False) -> None:
+                  history: bool = True, elide_tokens: bool = False,
+                  max_header: int | None = None) -> None:
     """Print request and response (and any redirects before them) as raw HTTP.
 
     ``elide_tokens`` prints every JWT with the middle left out (:func:`elide`): a 700-character
-    token teaches nothing by its middle, and its length stays in the text.
+    token teaches nothing by its middle, and its length stays in the text. ``max_header``
+    cuts longer request header values (a DPoP proof, say) in the middle.
     """
     steps = [*response.history, response] if history else [response]
     for n, step in enumerate(steps):
         if n:
             print("-" * 60)
         print(format_request(step.request, hide=request_hide, max_body=max_body,
-                             elide_tokens=elide_tokens))
+                             elide_tokens=elide_tokens, max_header=max_header))
         print(format_response(step, hide=response_hide, max_body=max_body,
                               elide_tokens=elide_tokens))
 

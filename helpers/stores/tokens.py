@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS families (
     created_at     INTEGER NOT NULL,
     expires_at     INTEGER NOT NULL,  -- absolute lifetime, fixed at login
     revoked_at     INTEGER,
-    revoked_reason TEXT
+    revoked_reason TEXT,
+    jkt            TEXT               -- DPoP (RFC 9449): the key the login is bound to, or NULL
 );
 CREATE INDEX IF NOT EXISTS families_by_expiry ON families(expires_at);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
@@ -92,6 +93,7 @@ REUSED = "reused"  #: the token was already spent: the whole family has just bee
 REVOKED = "revoked"  #: the family was revoked earlier (logout or an earlier reuse)
 EXPIRED = "expired"  #: this refresh token is past its own expiry
 FAMILY_EXPIRED = "family_expired"  #: the login it descends from is past its absolute lifetime
+WRONG_KEY = "wrong_key"  #: the login is bound to a DPoP key and no proof of that key came
 
 
 def new_refresh_token() -> str:
@@ -110,11 +112,13 @@ def hash_refresh_token(token: str) -> str:
 
 @dataclass(frozen=True)
 class Rotation:
-    """What :meth:`TokenStore.rotate` decided. ``family_id``/``sub`` are None for UNKNOWN."""
+    """What :meth:`TokenStore.rotate` decided. ``family_id``/``sub`` are None for UNKNOWN;
+    ``jkt`` is the DPoP key thumbprint the login is bound to (None: a bearer login)."""
 
     outcome: str
     family_id: str | None = None
     sub: str | None = None
+    jkt: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -139,6 +143,9 @@ class TokenStore:
             if path != ":memory:":
                 self._db.execute("PRAGMA journal_mode = WAL")
             self._db.executescript(SCHEMA)
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(families)")]
+            if "jkt" not in columns:  # a database written before DPoP: add the column
+                self._db.execute("ALTER TABLE families ADD COLUMN jkt TEXT")
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -174,15 +181,20 @@ class TokenStore:
         family_lifetime: float,
         access_jti: str,
         access_expires_at: float,
+        jkt: str | None = None,
     ) -> str:
-        """Record a login: a family, its first refresh and access tokens; its id (the sid)."""
+        """Record a login: a family, its first refresh and access tokens; its id (the sid).
+
+        ``jkt`` binds the login to a DPoP key (RFC 9449 section 5): its refresh tokens then
+        work only with a proof signed by that key."""
         family_id = secrets.token_urlsafe(16)
         now = int(now)
         family_expires = now + int(family_lifetime)
         with self._write() as db:
             db.execute(
-                "INSERT INTO families (family_id, sub, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                (family_id, sub, now, family_expires),
+                "INSERT INTO families (family_id, sub, created_at, expires_at, jkt)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (family_id, sub, now, family_expires, jkt),
             )
             self._add_tokens(db, family_id, hash_refresh_token(refresh_token),
                              min(now + int(refresh_ttl), family_expires),
@@ -198,8 +210,14 @@ class TokenStore:
         refresh_ttl: float,
         access_jti: str,
         access_expires_at: float,
+        jkt: str | None = None,
     ) -> Rotation:
         """Spend the presented refresh token and store its successor, atomically.
+
+        ``jkt`` is the thumbprint of the DPoP proof that came with the request (None: no
+        proof). A login bound to a key refuses any other (WRONG_KEY), before anything is
+        spent or revoked: without the key the request proves nothing. A bearer login
+        refreshed with a proof becomes bound to that key from then on.
 
         Inside one ``BEGIN IMMEDIATE`` transaction: find the token; refuse it if unknown,
         revoked, expired or its family is past its absolute lifetime; if it was already
@@ -212,15 +230,18 @@ class TokenStore:
         successor_hash = hash_refresh_token(successor)
         with self._write() as db:
             row = db.execute(
-                "SELECT r.family_id, r.expires_at, r.spent, f.sub, f.expires_at, f.revoked_at"
-                " FROM refresh_tokens r JOIN families f USING (family_id) WHERE r.token_hash = ?",
+                "SELECT r.family_id, r.expires_at, r.spent, f.sub, f.expires_at, f.revoked_at,"
+                " f.jkt FROM refresh_tokens r JOIN families f USING (family_id)"
+                " WHERE r.token_hash = ?",
                 (presented_hash,),
             ).fetchone()
             if row is None:
                 return Rotation(UNKNOWN)
-            family_id, token_expires, spent, sub, family_expires, revoked_at = row
+            family_id, token_expires, spent, sub, family_expires, revoked_at, bound = row
             if revoked_at is not None:
-                return Rotation(REVOKED, family_id, sub)
+                return Rotation(REVOKED, family_id, sub, bound)
+            if bound is not None and jkt != bound:
+                return Rotation(WRONG_KEY, family_id, sub, bound)
             if spent:
                 self._revoke_family(db, family_id, now=now, reason="refresh token reuse")
                 return Rotation(REUSED, family_id, sub)
@@ -236,10 +257,13 @@ class TokenStore:
             if claimed != 1:  # someone spent it between our SELECT and UPDATE: treat it as reuse
                 self._revoke_family(db, family_id, now=now, reason="refresh token reuse")
                 return Rotation(REUSED, family_id, sub)
+            if bound is None and jkt is not None:
+                db.execute("UPDATE families SET jkt = ? WHERE family_id = ? AND jkt IS NULL",
+                           (jkt, family_id))
             self._add_tokens(db, family_id, successor_hash,
                              min(now + int(refresh_ttl), family_expires),
                              access_jti, access_expires_at, now)
-            return Rotation(ROTATED, family_id, sub)
+            return Rotation(ROTATED, family_id, sub, bound or jkt)
 
     @staticmethod
     def _add_tokens(db: sqlite3.Connection, family_id: str, refresh_hash: str,
@@ -284,31 +308,41 @@ class TokenStore:
             return self._revoke_family(db, family_id, now=int(now), reason=reason)
 
     def end_login_of_refresh_token(self, refresh_token: str, *, now: float,
-                                   reason: str = "logout") -> tuple[str, str | None]:
+                                   reason: str = "logout",
+                                   jkt: str | None = None) -> tuple[str, str | None]:
         """Logout with a refresh token: ``(ENDED, family_id)``, or why nothing was ended.
 
         UNKNOWN (never issued or purged), REVOKED (the login was already over), or REUSED: a
         spent token was presented, which is what a thief's copy looks like, so the login
         is revoked as at ``/refresh``, and the caller still answers with an error. An
-        expired token still names its login, which is ended like a live one.
+        expired token still names its login, which is ended like a live one. A login bound
+        to a DPoP key ends only with a proof of that key (``jkt``); otherwise WRONG_KEY.
         """
         now = int(now)
         with self._write() as db:
             row = db.execute(
-                "SELECT r.family_id, r.spent, f.revoked_at FROM refresh_tokens r"
+                "SELECT r.family_id, r.spent, f.revoked_at, f.jkt FROM refresh_tokens r"
                 " JOIN families f USING (family_id) WHERE r.token_hash = ?",
                 (hash_refresh_token(refresh_token),),
             ).fetchone()
             if row is None:
                 return UNKNOWN, None
-            family_id, spent, revoked_at = row
+            family_id, spent, revoked_at, bound = row
             if revoked_at is not None:
                 return REVOKED, family_id
+            if bound is not None and jkt != bound:
+                return WRONG_KEY, family_id
             if spent:
                 self._revoke_family(db, family_id, now=now, reason="refresh token reuse")
                 return REUSED, family_id
             self._revoke_family(db, family_id, now=now, reason=reason)
             return ENDED, family_id
+
+    def is_known_refresh_token(self, refresh_token: str) -> bool:
+        """True if the store has this refresh token (live, spent or revoked): a cheap read the
+        server makes before it spends anything else on the request."""
+        return bool(self._read("SELECT 1 FROM refresh_tokens WHERE token_hash = ?",
+                               (hash_refresh_token(refresh_token),)))
 
     def deny_jti(self, jti: str, expires_at: float, *, now: float, reason: str = "revoked") -> None:
         """Put one access token on the denylist until ``expires_at`` (its ``exp``)."""

@@ -10,11 +10,14 @@ The whole idea:
   token presented again means it was copied: the whole family is revoked.
 * ``POST /logout`` ends the login, named by either token (an access token's ``sid``).
 * ``GET /.well-known/jwks.json`` publishes the public keys, so anyone can verify.
+* DPoP (RFC 9449): a ``DPoP`` proof at login or refresh binds the pair to the client's
+  key (``cnf.jkt``); the bound token then works only with a fresh proof of that key.
 
 This is a first-party login that borrows OAuth's vocabulary (and so its error rules); it
 is not OAuth's password grant. One concern per module: :mod:`.keys` (keys, JWKS,
 retirement), :mod:`.access` (issue and verify access tokens), :mod:`.refresh` (pairs,
-rotation, logout), :mod:`.app` (routes only). The keys in ``data/keys`` are DEMO ONLY.
+rotation, logout), :mod:`.dpop` (proofs, thumbprints, replays, nonces), :mod:`.app`
+(routes only). The keys in ``data/keys`` are DEMO ONLY.
 """
 
 from helpers.stores.tokens import TokenStore
@@ -35,7 +38,18 @@ from .access import (
     sign_access_token,
     verify_access_token,
 )
-from .app import NAME, REALM, create_app
+from .app import DPOP_ALGS, NAME, REALM, create_app
+from .dpop import (
+    IAT_WINDOW,
+    NonceSource,
+    Proof,
+    ProofRejected,
+    ReplayCache,
+    access_token_hash,
+    jwk_thumbprint,
+    normalize_htu,
+    verify_proof,
+)
 from .keys import (
     ALGORITHM,
     KIDS,
@@ -61,7 +75,9 @@ from .refresh import (
 )
 
 __all__ = [
-    "ACCESS_TOKEN_TYP", "ACCESS_TTL", "ALGORITHM", "AUDIENCE", "CLIENT_ID", "FAMILY_LIFETIME",
+    "ACCESS_TOKEN_TYP", "ACCESS_TTL", "ALGORITHM", "AUDIENCE", "CLIENT_ID", "DPOP_ALGS",
+    "FAMILY_LIFETIME", "IAT_WINDOW", "NonceSource", "Proof", "ProofRejected", "ReplayCache",
+    "access_token_hash", "jwk_thumbprint", "normalize_htu", "verify_proof",
     "ISSUER", "KIDS", "LEEWAY", "NAME", "REALM", "REFRESH_TTL", "REQUIRED_CLAIMS", "RETIRED_AT",
     "SIGNING_KID", "DemoKey", "Lifetimes", "RefreshRefused", "TokenPair", "TokenRejected",
     "TokenStore", "access_token_claims", "bearer_token", "check_claims", "create_app",

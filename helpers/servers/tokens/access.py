@@ -63,12 +63,15 @@ class TokenRejected(Exception):
 
     ``reason`` is a short sentence saying why; ``error`` is the RFC 6750 section 3.1 code:
     ``"invalid_token"``, or ``"invalid_request"`` for a malformed Authorization header.
+    ``scheme`` is the challenge to answer with: ``"Bearer"``, or ``"DPoP"`` for a token
+    sent (or bound) as DPoP (RFC 9449 section 7.1).
     """
 
-    def __init__(self, reason: str, error: str = "invalid_token") -> None:
+    def __init__(self, reason: str, error: str = "invalid_token", scheme: str = "Bearer") -> None:
         super().__init__(reason)
         self.reason = reason
         self.error = error
+        self.scheme = scheme
 
 
 # -- issue ------------------------------------------------------------------------------------

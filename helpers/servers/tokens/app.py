@@ -15,6 +15,18 @@ Status codes:
   was given: nothing -> 400 ``invalid_request``; a bad Bearer token -> 401
   ``invalid_token``; an unknown, spent or revoked refresh token -> 400 ``invalid_grant``.
 
+DPoP (RFC 9449, :mod:`.dpop`): a ``DPoP`` proof at ``/login`` or ``/refresh`` binds the
+pair to the proof's key (``token_type: DPoP``, ``cnf.jkt``); a bad proof there is 400
+``invalid_dpop_proof`` (section 5), a bound refresh token without its key's proof 400
+``invalid_grant``. ``/me`` and ``/logout`` take ``Authorization: DPoP <token>`` with a
+proof; proof problems are 401 ``WWW-Authenticate: DPoP error="invalid_dpop_proof"``,
+token problems (and a bound token sent as Bearer) ``error="invalid_token"``, each with
+``algs``. With ``dpop_nonce`` (``--dpop-nonce``) every proof must carry the server's
+nonce: without it, ``use_dpop_nonce`` and a ``DPoP-Nonce`` header (sections 8 and 9).
+A request with no credentials but a DPoP proof (a client that speaks DPoP) is told both
+schemes, ``Bearer realm="tokens", DPoP algs="..."``; a plain request keeps the bare
+Bearer challenge it always had.
+
 Every 401 carries a ``WWW-Authenticate`` challenge (RFC 9110 section 15.5.2).
 """
 
@@ -34,6 +46,7 @@ from helpers.http import (
     BadBody,
     MalformedAuthorization,
     challenge,
+    challenges,
     install_json_errors,
     json_error,
     no_content,
@@ -43,10 +56,21 @@ from helpers.http import (
 )
 from helpers.notebook.course_clock import CourseClock
 from helpers.notebook.course_clock import clock as course_clock
-from helpers.stores.tokens import TokenStore
+from helpers.stores.tokens import UNKNOWN, TokenStore
 from helpers.users import check_credentials, load_users
 
 from .access import ACCESS_TTL, TokenRejected, verify_access_token
+from .dpop import (
+    ALGORITHMS,
+    USE_DPOP_NONCE,
+    NonceSource,
+    Proof,
+    ProofRejected,
+    ReplayCache,
+    ReplayCacheFull,
+    request_urls,
+    verify_proof,
+)
 from .keys import public_jwks, public_keys
 from .refresh import (
     FAMILY_LIFETIME,
@@ -63,6 +87,10 @@ from .refresh import (
 NAME = "tokens"
 #: ``realm`` in the WWW-Authenticate challenges.
 REALM = "tokens"
+#: ``algs`` in every DPoP challenge: the proof algorithms accepted (RFC 9449 section 7.1).
+DPOP_ALGS = " ".join(ALGORITHMS)
+#: At most this many DPoP proofs are remembered at once (see :class:`.dpop.ReplayCache`).
+REPLAY_CAP = 100_000
 
 
 def oauth_error(status: int, error: str, description: str,
@@ -80,17 +108,41 @@ def bearer_challenge(error: str | None = None, description: str | None = None) -
     return challenge("Bearer", realm=REALM, error=error, error_description=description)
 
 
+def dpop_challenge(error: str | None = None, description: str | None = None) -> str:
+    """``DPoP error="...", error_description="...", algs="ES256 ..."`` (RFC 9449 section 7.1).
+
+    Written by :func:`helpers.http.challenge`: werkzeug's ``WWWAuthenticate`` would spell
+    the scheme ``Dpop``."""
+    return challenge("DPoP", error=error, error_description=description, algs=DPOP_ALGS)
+
+
 def token_rejected(rejected: TokenRejected) -> Response:
-    """RFC 6750 section 3.1: 400 for a malformed request, 401 for a refused token."""
+    """RFC 6750 section 3.1: 400 for a malformed request, 401 for a refused token; the
+    challenge in the scheme the token came (or is bound) in."""
     status = 400 if rejected.error == "invalid_request" else 401
+    write = dpop_challenge if rejected.scheme.lower() == "dpop" else bearer_challenge
     return oauth_error(status, rejected.error, rejected.reason,
-                       {"WWW-Authenticate": bearer_challenge(rejected.error, rejected.reason)})
+                       {"WWW-Authenticate": write(rejected.error, rejected.reason)})
 
 
 def no_credentials() -> Response:
-    """RFC 6750 section 3.1: a request with no credentials gets a challenge with no error code."""
-    return oauth_error(401, "missing_token", "send an access token: Authorization: Bearer <token>",
-                       {"WWW-Authenticate": bearer_challenge()})
+    """RFC 6750 section 3.1: a request with no credentials gets a challenge with no error code.
+
+    A request that carries a DPoP proof (but no token) is told both schemes (RFC 9449
+    section 7.1); any other keeps the bare Bearer challenge.
+    """
+    header, message = bearer_challenge(), "send an access token: Authorization: Bearer <token>"
+    if "DPoP" in request.headers:
+        header = challenges(header, challenge("DPoP", algs=DPOP_ALGS))
+        message += ", or Authorization: DPoP <token> with its proof"
+    return oauth_error(401, "missing_token", message, {"WWW-Authenticate": header})
+
+
+def at_token_endpoint() -> bool:
+    """Whether the request is answered as a token endpoint (400s) rather than a resource (401s):
+    /login, /refresh, and a /logout that carries no access token."""
+    return request.endpoint in ("login", "refresh") or (
+        request.endpoint == "logout" and "Authorization" not in request.headers)
 
 
 def temporary_db() -> tuple[str, str]:
@@ -113,8 +165,13 @@ def create_app(
     access_ttl: int = ACCESS_TTL,
     refresh_ttl: float = REFRESH_TTL,
     family_lifetime: float = FAMILY_LIFETIME,
+    dpop_nonce: bool = False,
+    dpop_replay_cap: int = REPLAY_CAP,
 ) -> Flask:
     """The ``tokens`` server. ``db`` is the SQLite file (default: a temporary one).
+
+    ``dpop_nonce`` makes every DPoP proof carry a server nonce (RFC 9449 sections 8-9);
+    ``dpop_replay_cap`` bounds the DPoP replay cache (``app.extensions["dpop_replays"]``).
 
     Lifetimes are course-clock seconds. The store is ``app.extensions["token_store"]``.
     The store is closed, and a temporary database removed, when the app is garbage
@@ -131,9 +188,28 @@ def create_app(
     lifetimes = Lifetimes(access=int(access_ttl), refresh=refresh_ttl, family=family_lifetime)
     users = load_users()
     keys = public_keys()
+    replays = ReplayCache(cap=dpop_replay_cap)
+    nonces = NonceSource() if dpop_nonce else None
+    app.extensions["dpop_replays"] = replays
 
-    def access_claims(*, for_logout: bool = False) -> dict[str, Any] | None:
-        """The verified claims of the request's access token; None if it sent no Bearer token.
+    def dpop_proof(access_token: str | None = None, *, required: bool = False) -> Proof | None:
+        """The request's verified DPoP proof; None when it sent none and none is required."""
+        values = request.headers.getlist("DPoP")
+        if not values and not required:
+            return None
+        return verify_proof(values, method=request.method,
+                            urls=request_urls(request.environ, request.path),
+                            now=clock.time(), access_token=access_token, nonces=nonces)
+
+    def spend(proof: Proof) -> None:
+        """Use the proof up (its jti), last of all checks, so only a request that would
+        otherwise succeed fills the replay cache."""
+        if not replays.claim(proof, now=clock.time()):
+            raise ProofRejected("this DPoP proof was used before (replayed jti)")
+
+    def access_claims(*, for_logout: bool = False) -> tuple[dict[str, Any], Proof | None] | None:
+        """The verified claims of the request's access token and its DPoP proof (None for a
+        Bearer token); None if the request sent no Bearer or DPoP token.
 
         The one place that reads the Authorization scheme and verifies the token.
         Logout accepts an expired or denied token (it checks signature, iss, aud and
@@ -142,15 +218,41 @@ def create_app(
         try:
             credentials = parse_authorization(request.headers.getlist("Authorization"))
         except MalformedAuthorization as exc:
-            raise TokenRejected(str(exc), "invalid_request") from None
-        if credentials is None or credentials.scheme != "bearer" or credentials.token is None:
+            scheme = "DPoP" if exc.scheme == "dpop" else "Bearer"
+            raise TokenRejected(str(exc), "invalid_request", scheme) from None
+        if credentials is None or credentials.token is None:
             return None  # the URI query method (RFC 6750 section 2.3) is not supported here
         if "access_token" in request.args:
             raise TokenRejected("send the access token one way only, not also in the URI",
                                 "invalid_request")  # RFC 6750 section 3.1
-        return verify_access_token(
-            credentials.token, keys=keys, clock=clock,
-            is_denied=None if for_logout else store.is_jti_denied, check_exp=not for_logout)
+
+        def verify(token: str) -> dict[str, Any]:
+            return verify_access_token(
+                token, keys=keys, clock=clock,
+                is_denied=None if for_logout else store.is_jti_denied, check_exp=not for_logout)
+
+        if credentials.scheme == "bearer":
+            claims = verify(credentials.token)
+            if "cnf" in claims:  # RFC 9449 section 7.2: never accept a bound token as Bearer
+                raise TokenRejected("this token is bound to a DPoP key (cnf.jkt): send it as"
+                                    " Authorization: DPoP with a DPoP proof", scheme="DPoP")
+            return claims, None
+        proof = dpop_proof(credentials.token, required=True)
+        try:
+            claims = verify(credentials.token)
+        except TokenRejected as rejected:
+            rejected.scheme = "DPoP"
+            raise
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if not isinstance(jkt, str):
+            raise TokenRejected("this token is not bound to a key (no cnf.jkt): send it as"
+                                " Bearer", scheme="DPoP")
+        if proof is None or jkt != proof.jkt:
+            raise TokenRejected("the DPoP proof is signed by another key than the one this"
+                                " token is bound to (cnf.jkt)", scheme="DPoP")
+        spend(proof)
+        return claims, proof
 
     def token_response(pair: TokenPair) -> Response:
         response = jsonify(pair.as_json())
@@ -186,6 +288,29 @@ def create_app(
 
     app.register_error_handler(TokenRejected, token_rejected)
 
+    @app.errorhandler(ProofRejected)
+    def proof_rejected(rejected: ProofRejected) -> Response:
+        headers = {}
+        if rejected.error == USE_DPOP_NONCE and nonces is not None:
+            headers["DPoP-Nonce"] = nonces.current(now=clock.time())
+        if at_token_endpoint():  # RFC 9449 sections 5 and 8: a 400 token-endpoint error
+            return oauth_error(400, rejected.error, rejected.reason, headers)
+        headers["WWW-Authenticate"] = dpop_challenge(rejected.error, rejected.reason)
+        return oauth_error(401, rejected.error, rejected.reason, headers)
+
+    @app.errorhandler(ReplayCacheFull)
+    def replay_cache_full(full: ReplayCacheFull) -> Response:
+        # fail closed: refusing a proof is safe, forgetting a used one would allow its replay
+        return oauth_error(503, "temporarily_unavailable", str(full),
+                           {"Retry-After": str(full.retry_after)})
+
+    @app.after_request
+    def fresh_nonce(response: Response) -> Response:
+        # RFC 9449 section 8.2: the server may hand the next nonce on any response
+        if nonces is not None and "DPoP" in request.headers:
+            response.headers.setdefault("DPoP-Nonce", nonces.current(now=clock.time()))
+        return response
+
     @app.errorhandler(RefreshRefused)
     def refresh_refused(refused: RefreshRefused) -> Response:
         return oauth_error(400, refused.error, refused.reason)
@@ -199,17 +324,22 @@ def create_app(
     def login() -> Response:
         body = read_json_object()
         username, password = string_field(body, "username"), string_field(body, "password")
+        proof = dpop_proof()
         user = check_credentials(users, username, password)
         if user is None:
             return oauth_error(400, "invalid_grant", "wrong username or password")
+        if proof is not None:
+            spend(proof)
         return token_response(issue_token_pair(store, user.username, now=clock.time(),
-                                               lifetimes=lifetimes))
+                                               lifetimes=lifetimes,
+                                               jkt=None if proof is None else proof.jkt))
 
     @app.get("/me")
     def me() -> Response:
-        claims = access_claims()
-        if claims is None:
+        authenticated = access_claims()
+        if authenticated is None:
             return no_credentials()
+        claims, _ = authenticated
         response = jsonify(sub=claims["sub"])
         response.headers.update(NO_STORE)
         return response
@@ -217,21 +347,35 @@ def create_app(
     @app.post("/refresh")
     def refresh() -> Response:
         presented = string_field(read_json_object(), "refresh_token")
+        proof = dpop_proof()
+        if proof is not None:
+            if not store.is_known_refresh_token(presented):
+                raise RefreshRefused(UNKNOWN)
+            spend(proof)
         return token_response(rotate_refresh_token(store, presented, now=clock.time(),
-                                                   lifetimes=lifetimes))
+                                                   lifetimes=lifetimes,
+                                                   jkt=None if proof is None else proof.jkt))
 
     @app.post("/logout")
     def logout() -> Response:
         """204 when a login was ended; otherwise the error for what the request carried."""
         refresh_token = string_field(read_json_object(allow_empty=True), "refresh_token",
                                      required=False)
-        claims = access_claims(for_logout=True)  # checked first: a bad one ends nothing
+        # checked first: a bad one ends nothing
+        claims, proof = access_claims(for_logout=True) or (None, None)
         if refresh_token is None and claims is None:
             return oauth_error(400, "invalid_request", "send the refresh token in the JSON body,"
                                " the access token as Bearer, or both")
+        if refresh_token is not None and proof is None:
+            proof = dpop_proof()  # a DPoP-bound login logs out with a proof of its key
+            if proof is not None:
+                if not store.is_known_refresh_token(refresh_token):
+                    raise RefreshRefused(UNKNOWN)
+                spend(proof)
         now, ended = clock.time(), None
         if refresh_token is not None:
-            ended = log_out_with_refresh_token(store, refresh_token, now=now)
+            ended = log_out_with_refresh_token(store, refresh_token, now=now,
+                                               jkt=None if proof is None else proof.jkt)
         if claims is not None and claims["sid"] != ended:
             log_out_with_access_token(store, claims, now=now)
         return no_content()

@@ -24,6 +24,7 @@ from helpers.stores.tokens import (
     REUSED,
     REVOKED,
     UNKNOWN,
+    WRONG_KEY,
     TokenStore,
     hash_refresh_token,
     new_refresh_token,
@@ -61,11 +62,13 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     sid: str
+    #: "DPoP" when the pair is bound to a DPoP key (RFC 9449 section 5), else "Bearer"
+    token_type: str = "Bearer"
 
     def as_json(self) -> dict[str, Any]:
         """The body of a successful /login or /refresh (RFC 6749 section 5.1 names)."""
         return {"access_token": self.access_token, "refresh_token": self.refresh_token,
-                "token_type": "Bearer", "expires_in": self.expires_in}
+                "token_type": self.token_type, "expires_in": self.expires_in}
 
 
 class RefreshRefused(Exception):
@@ -84,6 +87,8 @@ class RefreshRefused(Exception):
                  " log in again",
         EXPIRED: "this refresh token has expired; log in again",
         FAMILY_EXPIRED: "the login this refresh token comes from is too old; log in again",
+        WRONG_KEY: "this refresh token is bound to a DPoP key: send a DPoP proof signed by"
+                   " that key",
     }
 
     def __init__(self, outcome: str) -> None:
@@ -92,47 +97,63 @@ class RefreshRefused(Exception):
         super().__init__(self.reason)
 
 
+def bound_pair(claims: dict[str, Any], refresh_token: str, ttl: int, sid: str,
+               jkt: str | None) -> TokenPair:
+    """Sign the access token; with a DPoP key, ``cnf.jkt`` binds it (RFC 9449 section 6.1)."""
+    if jkt is not None:
+        claims["cnf"] = {"jkt": jkt}
+    return TokenPair(sign_access_token(claims), refresh_token, ttl, sid,
+                     "Bearer" if jkt is None else "DPoP")
+
+
 def issue_token_pair(store: TokenStore, sub: str, *, now: float,
-                     lifetimes: Lifetimes = Lifetimes()) -> TokenPair:
-    """After a successful login: start a family with its first refresh token; an access token."""
+                     lifetimes: Lifetimes = Lifetimes(), jkt: str | None = None) -> TokenPair:
+    """After a successful login: start a family with its first refresh token; an access token.
+
+    ``jkt`` (the thumbprint of the login request's DPoP proof key) binds both tokens.
+    """
     refresh_token, jti = new_refresh_token(), new_jti()
     exp = int(now) + lifetimes.access
     sid = store.start_family(sub, refresh_token, now=now, refresh_ttl=lifetimes.refresh,
                              family_lifetime=lifetimes.family, access_jti=jti,
-                             access_expires_at=exp + LEEWAY)
+                             access_expires_at=exp + LEEWAY, jkt=jkt)
     claims = access_token_claims(sub, now=now, sid=sid, ttl=lifetimes.access, jti=jti)
-    return TokenPair(sign_access_token(claims), refresh_token, lifetimes.access, sid)
+    return bound_pair(claims, refresh_token, lifetimes.access, sid, jkt)
 
 
 def rotate_refresh_token(store: TokenStore, presented: str, *, now: float,
-                         lifetimes: Lifetimes = Lifetimes()) -> TokenPair:
+                         lifetimes: Lifetimes = Lifetimes(), jkt: str | None = None) -> TokenPair:
     """Spend ``presented``; a new pair of the same login, or :class:`RefreshRefused`.
 
     The store does the check-and-spend in one transaction, so of several concurrent
     calls with the same token one wins. Reusing a spent token revokes the family: its
     other refresh tokens stop working and its unexpired access tokens are denied by
     jti at once (they do not stay valid until their exp). No grace window.
+
+    ``jkt`` is the request's DPoP proof key: a login bound to a key refreshes only with a
+    proof of that key (:data:`WRONG_KEY`, invalid_grant, otherwise; RFC 9449 section 5).
     """
     refresh_token, jti = new_refresh_token(), new_jti()
     exp = int(now) + lifetimes.access
     rotation = store.rotate(presented, refresh_token, now=now, refresh_ttl=lifetimes.refresh,
-                            access_jti=jti, access_expires_at=exp + LEEWAY)
+                            access_jti=jti, access_expires_at=exp + LEEWAY, jkt=jkt)
     if not rotation.ok or rotation.sub is None or rotation.family_id is None:
         raise RefreshRefused(rotation.outcome)
     claims = access_token_claims(rotation.sub, now=now, sid=rotation.family_id,
                                  ttl=lifetimes.access, jti=jti)
-    return TokenPair(sign_access_token(claims), refresh_token, lifetimes.access,
-                     rotation.family_id)
+    return bound_pair(claims, refresh_token, lifetimes.access, rotation.family_id, rotation.jkt)
 
 
-def log_out_with_refresh_token(store: TokenStore, refresh_token: str, *, now: float) -> str:
+def log_out_with_refresh_token(store: TokenStore, refresh_token: str, *, now: float,
+                               jkt: str | None = None) -> str:
     """End the login the refresh token belongs to and return its sid, or raise
     :class:`RefreshRefused` (nothing ended).
 
     An unknown or already revoked token ends nothing; a spent one is reuse, which
-    revokes the login as ``/refresh`` does, and is refused all the same.
+    revokes the login as ``/refresh`` does, and is refused all the same. A login bound to
+    a DPoP key ends only with a proof of that key (``jkt``).
     """
-    outcome, sid = store.end_login_of_refresh_token(refresh_token, now=now)
+    outcome, sid = store.end_login_of_refresh_token(refresh_token, now=now, jkt=jkt)
     if outcome != ENDED or sid is None:
         raise RefreshRefused(outcome)
     return sid
