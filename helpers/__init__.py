@@ -5,6 +5,7 @@ course can move, headless Chromium for what only a browser shows, and the demo u
 The lessons themselves (login checks, cookies, tokens) live in the notebooks, not here.
 """
 
+from .browser import MISSING as BROWSER_MISSING
 from .browser import browser_available, close_browser, new_page, open_browser
 from .course_clock import CourseClock, clock
 from .errors import install_json_errors, json_error
@@ -15,6 +16,7 @@ from .paths import DATA_DIR, NOTEBOOKS_DIR, ROOT
 from .users import DemoUser, load_users
 
 __all__ = [
+    "BROWSER_MISSING",
     "DATA_DIR",
     "NOTEBOOKS_DIR",
     "ROOT",
