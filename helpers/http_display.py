@@ -10,6 +10,7 @@ that stored outputs stay stable for nbval.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from urllib.parse import urlsplit
@@ -21,6 +22,20 @@ CLIENT_NOISE = ("User-Agent", "Accept-Encoding", "Accept", "Connection")
 #: Response headers that vary per run and carry no lesson.
 SERVER_NOISE = ("Date", "Server")
 PORT_PLACEHOLDER = "PORT"
+#: A run of token characters at least this long (a JWT, a long signed value) is elided.
+ELIDE_AT = 80
+#: How much of an elided token stays visible: enough to recognise it (``eyJhbGciOi…``).
+ELIDE_HEAD, ELIDE_TAIL = 16, 6
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{" + str(ELIDE_AT) + ",}")
+
+
+def elide_tokens(text: str) -> str:
+    """Shorten every long token in ``text`` to its start, ``…`` and its end.
+
+    A 700-character JWT teaches nothing by its middle and pushes the headers around it
+    off the screen; its first characters still show what it is (``eyJ`` is ``{"``).
+    """
+    return _TOKEN.sub(lambda m: m[0][:ELIDE_HEAD] + "…" + m[0][-ELIDE_TAIL:], text)
 
 
 def _normalise_host(netloc: str) -> str:
@@ -51,14 +66,18 @@ def _format_body(body: bytes | str | None, content_type: str, max_body: int) -> 
 
 
 def format_request(request: requests.PreparedRequest, *, hide: Iterable[str] = CLIENT_NOISE,
-                   max_body: int = 800) -> str:
-    """The request as HTTP/1.1 text. ``Host`` is added the way urllib3 sends it."""
-    hidden = {h.lower() for h in hide}
+                   max_body: int = 800, show_connection: bool = False) -> str:
+    """The request as HTTP/1.1 text. ``Host`` is added the way urllib3 sends it.
+
+    ``show_connection`` keeps the client's ``Connection`` header (``keep-alive`` from
+    requests), hidden by default as noise, for the lessons about persistent connections.
+    """
+    hidden = {h.lower() for h in hide} - ({"connection"} if show_connection else set())
     url = urlsplit(request.url or "")
     lines = [f"{request.method} {request.path_url} HTTP/1.1", f"Host: {_normalise_host(url.netloc)}"]
     lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() not in hidden]
     body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body)
-    return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
+    return elide_tokens("\n".join(lines) + "\n" + (f"\n{body}" if body else ""))
 
 
 def response_headers(response: requests.Response) -> list[tuple[str, str]]:
@@ -77,18 +96,23 @@ def format_response(response: requests.Response, *, hide: Iterable[str] = SERVER
     lines = [f"{version} {response.status_code} {response.reason}"]
     lines += [f"{k}: {v}" for k, v in response_headers(response) if k.lower() not in hidden]
     body = _format_body(response.content, response.headers.get("Content-Type", ""), max_body)
-    return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
+    return elide_tokens("\n".join(lines) + "\n" + (f"\n{body}" if body else ""))
 
 
 def show_exchange(response: requests.Response, *, request_hide: Iterable[str] = CLIENT_NOISE,
                   response_hide: Iterable[str] = SERVER_NOISE, max_body: int = 800,
-                  history: bool = True) -> None:
-    """Print request and response (and any redirects before them) as raw HTTP."""
+                  history: bool = True, show_connection: bool = False) -> None:
+    """Print request and response (and any redirects before them) as raw HTTP.
+
+    Long tokens are elided in the middle (:func:`elide_tokens`); ``show_connection`` shows the
+    client's ``Connection`` header.
+    """
     steps = [*response.history, response] if history else [response]
     for n, step in enumerate(steps):
         if n:
             print("-" * 60)
-        print(format_request(step.request, hide=request_hide, max_body=max_body))
+        print(format_request(step.request, hide=request_hide, max_body=max_body,
+                             show_connection=show_connection))
         print(format_response(step, hide=response_hide, max_body=max_body))
 
 

@@ -7,6 +7,7 @@ import requests
 from flask import Flask, Response
 
 from helpers import LiveServer, format_request, format_response, show_cookie_jar, show_exchange
+from helpers.http_display import elide_tokens as elide
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +54,17 @@ def test_cookie_jar_lists_attributes(server, capsys) -> None:
     assert out[1].startswith("b=2") and "expires" in out[1]
     show_cookie_jar(requests.Session().cookies)
     assert "empty" in capsys.readouterr().out
+
+
+def test_long_tokens_are_elided_in_the_middle() -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9." + "a" * 300 + ".sig-END123"
+    short = elide(f"Authorization: Bearer {token}\nSet-Cookie: sid={'b' * 43}")
+    assert short == "Authorization: Bearer eyJhbGciOiJSUzI1…END123\nSet-Cookie: sid=" + "b" * 43
+    assert elide("no tokens here") == "no tokens here"
+
+
+def test_the_client_connection_header_can_be_shown(server) -> None:
+    with requests.Session() as client:
+        response = client.get(server.url + "/nothing", timeout=5)
+    assert "Connection: keep-alive" in format_request(response.request, show_connection=True)
+    assert "Connection" not in format_request(response.request)
