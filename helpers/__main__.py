@@ -56,6 +56,8 @@ def serve(name: str, port: int = 0, db: str | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"Serving {name} on http://{HOST}:{server.server_port}", flush=True)
+    for line in getattr(app, "extensions", {}).get("serve_banner", ()):  # e.g. bff: "Provider on URL"
+        print(line, flush=True)
     try:
         server.serve_forever(poll_interval=POLL_INTERVAL)
     finally:
