@@ -42,6 +42,15 @@ def own_origin() -> str:
     return f"http://{request.environ['SERVER_NAME']}:{request.environ['SERVER_PORT']}"
 
 
+def is_utf8(text: str) -> bool:
+    """False for a lone surrogate (valid in JSON text, but not storable as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def not_signed_in() -> Response:
     return json_error(401, "not_signed_in", "Sign in first: GET /login.", {"WWW-Authenticate": CHALLENGE, **NO_STORE})
 
@@ -177,7 +186,7 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
             return not_signed_in()
         body = request.get_json(silent=True) if request.is_json else None
         text = body.get("text") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE:
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE or not is_utf8(text):
             return json_error(400, "invalid_request", f'Send JSON {{"text": "..."}}, 1 to {MAX_NOTE} characters.')
         note_id = store.add_note(found[1].sub, text, now=clock.time())
         return jsonify(id=note_id, text=text), 201
