@@ -69,6 +69,7 @@ class _BrowserThread:
         self._thread.start()
         self.playwright: Any = None
         self.browser: Any = None
+        self.extra: dict[tuple[str, ...], Any] = {}
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -154,6 +155,29 @@ def open_browser() -> OnBrowserThread:
         return OnBrowserThread(worker.browser, worker)
 
 
+def open_browser_with(extra_args: tuple[str, ...]) -> OnBrowserThread:
+    """A second Chromium with extra flags (e.g. ``--host-resolver-rules``), one per set of flags.
+
+    For what needs the whole browser configured differently, such as HTTPS on test host
+    names with ``--ignore-certificate-errors``: those flags stay out of the course's main
+    browser. Started on first use, reused afterwards, closed by :func:`close_browser`.
+    """
+    if chromium_path() is None:
+        raise RuntimeError(MISSING)
+    open_browser()  # starts the worker thread and Playwright
+    with _lock:
+        worker = _worker
+        if worker is None:
+            raise RuntimeError("the browser was closed while a second one was starting")
+        browser = worker.extra.get(extra_args)
+        if browser is None or not worker.call(lambda: browser.is_connected()):
+            def launch() -> Any:
+                return worker.playwright.chromium.launch(executable_path=str(chromium_path()),
+                                                         args=[*CHROMIUM_ARGS, *extra_args])
+            browser = worker.extra[extra_args] = worker.call(launch)
+        return OnBrowserThread(browser, worker)
+
+
 def new_page() -> OnBrowserThread:
     """A page in a fresh browser context: its own empty cookie jar, closed with ``page.context.close()``."""
     browser = open_browser()
@@ -171,6 +195,8 @@ def close_browser() -> None:
         return
 
     def shut_down() -> None:
+        for extra in worker.extra.values():
+            extra.close()
         if worker.browser is not None:
             worker.browser.close()
         if worker.playwright is not None:
