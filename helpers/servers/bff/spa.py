@@ -4,7 +4,7 @@ It holds no token and needs none: ``fetch`` sends the session cookie by itself
 (same-origin requests carry cookies by default), and every state-changing call adds
 ``X-CSRF: 1``. The notes are shown with ``textContent``, never ``innerHTML``.
 A Content-Security-Policy with a fresh nonce per response lets only this page's own
-script run (CSP Level 3 section 7.3), a second layer against injected scripts.
+script run (CSP Level 3, nonce sources), a second layer against injected scripts.
 """
 
 from __future__ import annotations
