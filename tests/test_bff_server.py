@@ -405,3 +405,45 @@ def test_a_missing_provider_is_a_502_not_a_500() -> None:
     with LiveServer(bff.create_app(provider_url=dead), name="bff-test-dead") as live:
         assert_json_error(requests.get(live.url + "/login", timeout=TIMEOUT), 502, "provider_unavailable")
         assert_not_signed_in(requests.get(live.url + "/api/me", timeout=TIMEOUT))
+
+
+def test_localhost_moves_to_the_loopback_origin(url: str) -> None:
+    port = url.rsplit(":", 1)[1]
+    for path in ("/", "/login"):
+        response = requests.get(f"http://localhost:{port}{path}", allow_redirects=False, timeout=TIMEOUT)
+        assert response.status_code == 302 and response.headers["Location"] == url + path
+        assert response.headers.get("Set-Cookie") is None  # no cookie on the wrong host
+
+
+def test_an_unknown_error_code_is_not_echoed(url: str) -> None:
+    browser = BffBrowser(url)
+    query = query_of(browser.consent(browser.start_login()))
+    params = urlencode({"error": "<script>alert(1)</script>", "state": query["state"], "iss": query["iss"]})
+    assert_json_error(browser.get("/callback?" + params), 400, "authorization_error")
+
+
+@pytest.mark.parametrize("body", [b"<html>oops</html>", b"[]", b'{"name": "no sub"}'])
+def test_an_unusable_userinfo_answer_is_a_502(in_process, monkeypatch, body: bytes) -> None:
+    url, _, _, _ = in_process
+    from helpers.servers.bff.provider_client import ProviderClient
+
+    browser = BffBrowser(url)
+    browser.sign_in()
+
+    def broken(self, access_token: str) -> requests.Response:
+        answer = requests.Response()
+        answer.status_code, answer._content = 200, body
+        return answer
+
+    monkeypatch.setattr(ProviderClient, "userinfo", broken)
+    assert_json_error(browser.get("/api/me"), 502, "provider_error")
+
+
+def test_only_one_of_two_racing_callbacks_signs_in(url: str) -> None:
+    from tests.conftest import run_concurrently
+
+    browser = BffBrowser(url)
+    callback = browser.consent(browser.start_login())
+    sid = browser.sid
+    statuses = run_concurrently(lambda _: BffBrowser(url, sid=sid).get(callback).status_code, 6)
+    assert sorted(statuses) == [303] + [400] * 5

@@ -10,6 +10,7 @@ the tokens at the provider.
 from __future__ import annotations
 
 import hmac
+import re
 import threading
 from typing import Any
 
@@ -35,6 +36,7 @@ CHALLENGE = 'Cookie realm="bff", form="/login"'  # a convention: no such scheme 
 CALLBACK_PARAMS = frozenset({"code", "state", "iss", "error", "error_description", "error_uri"})
 NO_STORE = {"Cache-Control": "no-store"}
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 
 
 def own_origin() -> str:
@@ -49,6 +51,17 @@ def is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def userinfo_claims(answer: Any) -> dict[str, Any] | None:
+    """The userinfo JSON object, or None for any other answer (a provider may fail too)."""
+    if answer.status_code != 200:
+        return None
+    try:
+        info = answer.json()
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) and isinstance(info.get("sub"), str) else None
 
 
 def not_signed_in() -> Response:
@@ -102,12 +115,21 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
             store.replace_tokens(sid, tokens, new)
             return new
 
+    def on_own_origin() -> Response | None:
+        """A page opened as http://localhost:PORT moves to 127.0.0.1, where the callback and cookie live."""
+        if request.host_url.rstrip("/") == own_origin():
+            return None
+        return redirect(own_origin() + request.full_path.rstrip("?"), 302)
+
     @app.get("/")
     def index() -> Response:
-        return spa_page()
+        return on_own_origin() or spa_page()
 
     @app.get("/login")
     def login() -> Response:
+        if (moved := on_own_origin()) is not None:
+            return moved
+        store.purge_expired(clock.time())  # logins never finished, sessions past their lifetime
         try:
             url, pending = provider.begin(redirect_uri())
         except ProviderError as exc:
@@ -136,8 +158,9 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
             return provider_failed(exc)
         if args.get("iss") != issuer:  # RFC 9207 section 2.4: the answer comes from our provider
             return bad_callback("invalid_issuer", "The iss parameter is not this client's provider.")
-        if "error" in args:
-            return bad_callback(args["error"][:64], "The provider did not grant access.")
+        if "error" in args:  # RFC 6749 section 4.1.2.1; an unknown shape is not echoed back
+            code = args["error"] if ERROR_CODE.fullmatch(args["error"]) else "authorization_error"
+            return bad_callback(code, "The provider did not grant access.")
         if not args.get("code"):
             return bad_callback("invalid_request", "The callback carries no code.")
         try:
@@ -169,9 +192,9 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
                 return provider_failed(exc)
             store.end(sid)  # the grant is gone at the provider: so is this session
             return not_signed_in()
-        if answer.status_code != 200:
-            return json_error(502, "provider_error", f"The provider answered {answer.status_code}.")
-        info: dict[str, Any] = answer.json()
+        info = userinfo_claims(answer)
+        if info is None:
+            return json_error(502, "provider_error", f"The provider's userinfo answer ({answer.status_code}) is unusable.")
         return jsonify(sub=info.get("sub"), preferred_username=info.get("preferred_username"))
 
     @app.get("/api/notes")
