@@ -11,7 +11,9 @@ machine, with no network, that takes three pieces, each hidden here:
   accept the throwaway certificate (``--ignore-certificate-errors``), for a browser of
   its own (:func:`helpers.browser.open_browser_with`), never the course's main one.
 
-The ``.test`` top-level domain is reserved for testing (RFC 6761 section 6.2).
+The ``.test`` top-level domain is reserved for testing (RFC 6761 section 6.2). The TLS
+handshake runs in the server's accept loop, as in werkzeug's own HTTPS mode: right for a
+browser on this machine, not for a server facing the public.
 """
 
 from __future__ import annotations
