@@ -447,3 +447,11 @@ def test_only_one_of_two_racing_callbacks_signs_in(url: str) -> None:
     sid = browser.sid
     statuses = run_concurrently(lambda _: BffBrowser(url, sid=sid).get(callback).status_code, 6)
     assert sorted(statuses) == [303] + [400] * 5
+
+
+def test_login_while_signed_in_keeps_the_session(alice: BffBrowser) -> None:
+    sid = alice.sid
+    response = alice.get("/login")
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert response.headers.get("Set-Cookie") is None and alice.sid == sid
+    assert alice.get("/api/me").status_code == 200

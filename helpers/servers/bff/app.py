@@ -129,6 +129,8 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
     def login() -> Response:
         if (moved := on_own_origin()) is not None:
             return moved
+        if signed_in() is not None:  # already signed in: a second login would orphan this session
+            return redirect("/", 303)
         store.purge_expired(clock.time())  # logins never finished, sessions past their lifetime
         try:
             url, pending = provider.begin(redirect_uri())
