@@ -77,7 +77,8 @@ def provider_failed(exc: ProviderError) -> Response:
 
 
 def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, clock: CourseClock) -> None:
-    refresh_lock = threading.Lock()  # one refresh at a time: a rotated refresh token works once
+    # one refresh at a time (for all sessions: simple, enough for a demo): a rotated refresh token works once
+    refresh_lock = threading.Lock()
 
     @app.before_request
     def guard() -> Response | None:
