@@ -11,7 +11,8 @@ import pytest
 REQUIRE_SYSTEM_DEPS = os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1"
 
 #: notebook file prefix -> (binary it starts, Debian package that brings it)
-NEEDS_BINARY = {"09_": ("redis-server", "redis-server"), "13_": ("chromium", "chromium")}
+NEEDS_BINARY = {"09_": ("redis-server", "redis-server"), "11_": ("chromium", "chromium"),
+                "13_": ("chromium", "chromium")}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

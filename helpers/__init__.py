@@ -11,6 +11,9 @@ Notebooks import what they need from here: ``from helpers import serve, show_exc
 """
 
 from .http import install_json_errors, json_error
+from .notebook import browser
+from .notebook.browser import MISSING as BROWSER_MISSING
+from .notebook.browser import browser_available, close_browser, new_page, open_browser
 from .notebook.course_clock import CourseClock, clock
 from .notebook.exercises import check
 from .notebook.http_display import format_request, format_response, show_cookie_jar, show_exchange
@@ -27,6 +30,7 @@ from .paths import DATA_DIR, NOTEBOOKS_DIR, ROOT
 from .users import DemoUser, check_credentials, load_users
 
 __all__ = [
+    "BROWSER_MISSING",
     "DATA_DIR",
     "NOTEBOOKS_DIR",
     "ROOT",
@@ -35,6 +39,9 @@ __all__ = [
     "LiveServer",
     "check",
     "check_credentials",
+    "browser",
+    "browser_available",
+    "close_browser",
     "clock",
     "b64url_decode",
     "b64url_encode",
@@ -47,6 +54,8 @@ __all__ = [
     "install_json_errors",
     "json_error",
     "load_users",
+    "new_page",
+    "open_browser",
     "running_servers",
     "serve",
     "show_cookie_jar",

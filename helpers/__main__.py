@@ -100,6 +100,8 @@ def serve(name: str, port: int = 0, *, with_clock: bool = False, **options: Any)
     # IP-address origins); it still listens on 127.0.0.1 only
     shown_host = getattr(app, "config", {}).get("PUBLIC_HOST", HOST)
     print(f"Serving {name} on http://{shown_host}:{server.server_port}", flush=True)
+    for line in getattr(app, "extensions", {}).get("serve_banner", ()):  # bff: "Provider on URL"
+        print(line, flush=True)
     try:
         server.serve_forever(poll_interval=POLL_INTERVAL)
     finally:

@@ -163,3 +163,113 @@ def test_the_cookie_lab_in_a_real_browser(page, cookies_server: CliServer) -> No
     page.goto(cookies_server.url + "/lab")
     assert cookie_names_seen_by_js(page) == LAB_NAMES - {"lab_httponly"}
     assert page.inner_text(row.format("lab_path")) == "yes"
+
+
+# --- What notebook 02 shows of SameSite, the name prefixes and the size limit --------------
+# The notebook prints these results from Chromium; a machine without Chromium prints one
+# line pointing here instead.
+
+WATCHED = ["lab_strict", "lab_lax", "lab_none", "lab_plain"]
+
+
+@pytest.fixture(scope="module")
+def cross_site_lab(cookies_server: CliServer) -> Iterator[dict]:
+    """The cookie lab, an echo site on 127.0.0.1 and another site with a link and two forms."""
+    from flask import Flask, request
+    from markupsafe import escape
+
+    from helpers import LiveServer
+
+    received: list[list[str]] = []
+    echo_app, other_app = Flask("echo"), Flask("other")
+
+    @echo_app.route("/echo", methods=["GET", "POST"])
+    def echo() -> str:
+        received.append([name for name in WATCHED if name in request.cookies])
+        return "<p>received</p>"
+
+    @other_app.get("/page")
+    def page() -> str:
+        target = escape(request.args.get("target", ""))
+        return (f'<a id="link" href="{target}">a link</a>'
+                f'<form id="get" action="{target}"><button>GET</button></form>'
+                f'<form id="post" method="post" action="{target}"><button>POST</button></form>')
+
+    with LiveServer(echo_app, name="test-echo") as echo_site, LiveServer(other_app, name="test-other") as other:
+        yield {"lab": cookies_server.url, "echo": echo_site.url, "received": received,
+               "same_site": other.url, "cross_site": other.url.replace("127.0.0.1", "localhost")}
+
+
+def set_lab_cookies(page, lab_url: str) -> None:
+    page.goto(lab_url + "/")
+    page.evaluate("fetch('/set', {method: 'POST'})")
+
+
+def test_samesite_in_chromium_across_sites_and_ports(page, cross_site_lab: dict) -> None:
+    lab, echo, received = cross_site_lab["lab"], cross_site_lab["echo"], cross_site_lab["received"]
+    set_lab_cookies(page, lab)
+
+    def sent(start: str, element: str) -> list[str]:
+        received.clear()
+        page.goto(f"{start}/page?target={echo}/echo")
+        page.click(element)
+        page.wait_for_url(f"{echo}/echo*")
+        return received[-1]
+
+    same, cross = cross_site_lab["same_site"], cross_site_lab["cross_site"]
+    assert sent(same, "#post button") == WATCHED                       # ports do not make a site
+    assert sent(cross, "#link") == ["lab_lax", "lab_none", "lab_plain"]  # top-level GET
+    assert sent(cross, "#get button") == ["lab_lax", "lab_none", "lab_plain"]
+    # no SameSite: Lax by default, but sent on a top-level POST within 2 minutes (Lax+POST)
+    assert sent(cross, "#post button") == ["lab_none", "lab_plain"]
+    received.clear()
+    page.goto(f"{cross}/page")
+    page.evaluate("u => fetch(u, {method: 'POST', mode: 'no-cors', credentials: 'include'})", f"{echo}/echo")
+    assert received == [[]]                                            # third-party cookies blocked
+
+
+def test_chromium_names_its_reasons(page, cross_site_lab: dict) -> None:
+    set_lab_cookies(page, cross_site_lab["lab"])
+    page.goto(f"{cross_site_lab['cross_site']}/page")
+    devtools = page.context.new_cdp_session(page)
+    events: list[dict] = []
+    devtools.on("Network.requestWillBeSentExtraInfo", lambda event: events.append(event))
+    devtools.send("Network.enable")
+    page.evaluate("u => fetch(u, {mode: 'no-cors', credentials: 'include'})", f"{cross_site_lab['echo']}/echo")
+    for _ in range(100):
+        if any(e.get("associatedCookies") for e in events):
+            break
+        page.wait_for_timeout(20)
+    reasons = {c["cookie"]["name"]: c["blockedReasons"]
+               for e in events for c in e.get("associatedCookies", []) if c["cookie"]["name"] in WATCHED}
+    assert reasons["lab_none"] == ["UserPreferences"]
+    assert "SchemefulSameSiteUnspecifiedTreatedAsLax" in reasons["lab_plain"]
+    assert "SchemefulSameSiteStrict" in reasons["lab_strict"]
+
+
+def test_prefixes_and_the_size_limit_in_chromium(page) -> None:
+    from flask import Flask, Response
+
+    from helpers import LiveServer
+
+    headers = {"prefixed": ["__Host-ok=1; Secure; Path=/", "__Host-no-secure=1; Path=/",
+                            "__Host-sub-path=1; Secure; Path=/app",
+                            "__Host-with-domain=1; Secure; Path=/; Domain=127.0.0.1",
+                            "__Secure-ok=1; Secure; Path=/app", "__Secure-no-secure=1; Path=/",
+                            "__secure-lower-case=1; Path=/"],
+               "sized": ["fits=" + "x" * 4092, "over=" + "x" * 4093]}
+    app = Flask("rules")
+
+    @app.get("/<any(prefixed, sized):which>")
+    def set_many(which: str) -> Response:
+        response = Response("<p>set</p>")
+        for header in headers[which]:
+            response.headers.add("Set-Cookie", header)
+        return response
+
+    with LiveServer(app, name="test-rules") as live:
+        page.goto(live.url + "/prefixed")
+        page.goto(live.url + "/sized")
+        kept = {c["name"] for c in page.context.cookies()}
+    # Chromium files Domain=<the IP address> as host-only, which __Host- accepts
+    assert kept == {"__Host-ok", "__Host-with-domain", "__Secure-ok", "fits"}

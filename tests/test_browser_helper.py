@@ -1,4 +1,9 @@
-"""helpers.browser: Playwright's sync API from inside a running asyncio loop, as in a notebook kernel."""
+"""helpers.notebook.browser: Chromium driven from a worker thread, usable inside a running asyncio loop.
+
+A Jupyter kernel runs every cell inside an asyncio loop, where Playwright's sync API
+refuses to start; the helper must work there, reuse one browser across calls (a re-run
+cell) and leave no browser or thread behind when closed.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +11,78 @@ import asyncio
 import os
 
 import pytest
+from flask import Flask, request
 
-from helpers import browser
+from helpers import LiveServer
+from helpers.notebook.browser import (
+    MISSING,
+    browser_available,
+    chromium_path,
+    close_browser,
+    new_page,
+    open_browser,
+    running_browser_threads,
+)
 
 
-@pytest.fixture(autouse=True)
-def needs_chromium() -> None:
-    if not browser.chromium_available():
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> None:
+    if chromium_path() is None:
         if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(browser.MISSING)
-        pytest.skip(browser.MISSING)
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    yield
+    close_browser()
 
 
-def test_works_inside_a_running_loop_and_a_relaunch_replaces_the_old_browser() -> None:
-    async def in_a_kernel_like_loop() -> tuple[int | None, str, list, bool]:
-        first = browser.launch()
-        tab = first.new_tab("one")
-        again = first.new_tab("one")  # the same name: the older tab is closed
-        status = again.goto("data:text/html,<p>hi</p>")
-        text = again.run("() => document.body.textContent")
-        held = again.authenticator_credentials()
-        second = browser.launch()  # a re-run launch cell: the first browser is closed
-        closed = first._browser is None and second._browser is not None
-        with pytest.raises(RuntimeError):  # its browser (and worker thread) are gone
-            tab.run("1 + 1")
-        return status, text, held, closed
+@pytest.fixture(scope="module")
+def server():
+    app = Flask(__name__)
 
+    @app.get("/set")
+    def set_cookie():
+        return "<p>set</p>", 200, {"Set-Cookie": "seen=1; Path=/; HttpOnly"}
+
+    @app.get("/echo")
+    def echo():
+        return {"cookie": request.headers.get("Cookie", "")}
+
+    with LiveServer(app, name="browser-helper") as live:
+        yield live
+
+
+def test_it_works_inside_a_running_event_loop(server) -> None:
+    async def like_a_notebook_cell() -> dict:
+        page = new_page()
+        try:
+            page.goto(server.url + "/set")
+            names = [c["name"] for c in page.context.cookies()]
+            body = page.evaluate("async (u) => (await fetch(u)).json()", server.url + "/echo")
+            return {"names": names, "body": body, "js": page.evaluate("document.cookie")}
+        finally:
+            page.context.close()
+
+    result = asyncio.run(like_a_notebook_cell())
+    assert result == {"names": ["seen"], "body": {"cookie": "seen=1"}, "js": ""}
+
+
+def test_a_second_call_reuses_the_browser_and_each_page_gets_an_empty_jar(server) -> None:
+    first, again = open_browser(), open_browser()
+    assert first.is_connected() and again.version == first.version
+    assert running_browser_threads() == 1
+    page = new_page()
     try:
-        status, text, held, closed = asyncio.run(in_a_kernel_like_loop())
+        assert page.context.cookies() == []
     finally:
-        browser.close_all()
-    assert status is None and text == "hi" and held == [] and closed
+        page.context.close()
+
+
+def test_a_closed_browser_is_replaced_and_close_is_idempotent() -> None:
+    open_browser().close()                    # as if Chromium had died
+    assert open_browser().is_connected()      # a fresh one, not an error
+    close_browser()
+    close_browser()
+    assert running_browser_threads() == 0
+    assert browser_available() is True
+    assert open_browser().is_connected()      # and it starts again after a close
+    assert running_browser_threads() == 1

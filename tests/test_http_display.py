@@ -7,6 +7,7 @@ import requests
 from flask import Flask, Response
 
 from helpers import LiveServer, format_request, format_response, show_cookie_jar, show_exchange
+from helpers.notebook.http_display import elide_long_tokens
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +65,25 @@ def test_tokens_can_be_printed_elided(server, capsys) -> None:
     bearer = "eyJ" + "h" * 40 + ".eyJ" + "p" * 400 + ".s" + "9" * 300
     response = requests.get(server.url + "/token", headers={"Authorization": "Bearer " + bearer},
                             timeout=5)
-    show_exchange(response, elide_tokens=True, request_hide=())
+    show_exchange(response, request_hide=())
     out = capsys.readouterr().out
     assert f"Authorization: Bearer {bearer[:24]}…{bearer[-24:]} ({len(bearer)} characters)" in out
     assert '"access_token": "eyJaaaa' in out and "(908 characters)" in out
     assert "p" * 100 not in out and "b" * 100 not in out
-    show_exchange(response)
-    assert bearer in capsys.readouterr().out  # off by default
+    show_exchange(response, elide_tokens=False)
+    assert bearer in capsys.readouterr().out  # whole when asked
+
+
+def test_long_tokens_are_elided_in_the_middle() -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9." + "a" * 300 + ".sig-END123"
+    short = elide_long_tokens(f"Authorization: Bearer {token}\nSet-Cookie: sid={'b' * 43}")
+    assert short == (f"Authorization: Bearer {token[:24]}…{token[-24:]} ({len(token)} characters)"
+                     "\nSet-Cookie: sid=" + "b" * 43)
+    assert elide_long_tokens("no tokens here") == "no tokens here"
+
+
+def test_the_client_connection_header_can_be_shown(server) -> None:
+    with requests.Session() as client:
+        response = client.get(server.url + "/nothing", timeout=5)
+    assert "Connection: keep-alive" in format_request(response.request, show_connection=True)
+    assert "Connection" not in format_request(response.request)

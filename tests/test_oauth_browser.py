@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.support import CliServer, start_cli_server
 from tests.oauth_client import REDIRECT_URI, AuthRequest
+from tests.support import CliServer, start_cli_server
 from tests.test_browser import browser  # noqa: F401 - the shared Chromium fixture (skips without chromium)
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import jwt
 import pytest
 
-from helpers.course_clock import CourseClock
-from helpers.live_server import LiveServer
+from helpers.notebook.course_clock import CourseClock
+from helpers.notebook.live_server import LiveServer
 from helpers.servers.oauth import create_app
 from helpers.servers.tokens import TokenRejected, public_keys, verify_access_token
 from tests.oauth_client import (

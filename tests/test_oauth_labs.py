@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from helpers import oauth_labs as labs
-from helpers.course_clock import CourseClock
-from helpers.live_server import LiveServer
+from helpers.notebook.course_clock import CourseClock
+from helpers.notebook.live_server import LiveServer
 from helpers.servers.oauth import create_app
 from tests.oauth_client import TIMEOUT, AuthRequest, authorize, query_of, redeem, sign_in
 

@@ -22,7 +22,6 @@ import jwt
 import pytest
 import requests
 
-from tests.support import ROOT, CliServer, run_concurrently, start_cli_server
 from tests.oauth_client import (
     REDIRECT_URI,
     TIMEOUT,
@@ -42,6 +41,7 @@ from tests.oauth_client import (
     validate_access_token,
     validate_id_token,
 )
+from tests.support import ROOT, CliServer, run_concurrently, start_cli_server
 
 RACERS = 8
 

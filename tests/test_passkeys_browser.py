@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import requests
 
-from helpers.course_clock import CourseClock
-from helpers.live_server import LiveServer
+from helpers.notebook.course_clock import CourseClock
+from helpers.notebook.live_server import LiveServer
 from helpers.servers.passkeys import CHALLENGE_TTL, IDLE_TIMEOUT, create_app
 from tests.support import CliServer, start_cli_server
 

@@ -233,7 +233,7 @@ def test_still_serving_after_all_that(server: CliServer) -> None:
 
 
 def test_unfinished_ceremonies_are_capped_until_they_expire(monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers.course_clock import CourseClock
+    from helpers.notebook.course_clock import CourseClock
     from helpers.servers.passkeys import app as app_module
     from helpers.servers.passkeys import create_app
 
@@ -250,7 +250,7 @@ def test_unfinished_ceremonies_are_capped_until_they_expire(monkeypatch: pytest.
 def test_a_session_ends_at_its_absolute_lifetime_however_active() -> None:
     import secrets
 
-    from helpers.course_clock import CourseClock
+    from helpers.notebook.course_clock import CourseClock
     from helpers.servers.passkeys import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, create_app
     from helpers.servers.passkeys.store import Session
 

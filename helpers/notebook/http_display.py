@@ -24,8 +24,10 @@ CLIENT_NOISE = ("User-Agent", "Accept-Encoding", "Accept", "Connection")
 #: Response headers that vary per run and carry no lesson.
 SERVER_NOISE = ("Date", "Server")
 PORT_PLACEHOLDER = "PORT"
-#: A compact JWS/JWT as it appears in a header or a JSON body (a JSON object's base64url is eyJ).
-JWT_TEXT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+#: A compact JWS/JWT as it appears in a header or a JSON body (a JSON object's base64url is
+#: eyJ), or any other run of token characters of 80 or more (a long signed value).
+LONG_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"
+                        r"|[A-Za-z0-9_\-.~+/=]{80,}")
 
 
 def _normalise_host(netloc: str) -> str:
@@ -35,12 +37,17 @@ def _normalise_host(netloc: str) -> str:
     return netloc
 
 
-def _elide_jwts(text: str) -> str:
-    return JWT_TEXT.sub(lambda m: elide(m[0]), text)
+def elide_long_tokens(text: str) -> str:
+    """Every long token in ``text`` shortened in the middle (:func:`elide`), its length kept.
+
+    A 700-character JWT teaches nothing by its middle and pushes the headers around it off
+    the screen; its first characters still show what it is (``eyJ`` is ``{"``).
+    """
+    return LONG_TOKEN.sub(lambda m: elide(m[0]), text)
 
 
 def _format_body(body: bytes | str | None, content_type: str, max_body: int,
-                 elide_tokens: bool = False) -> str:
+                 elide_tokens: bool = True) -> str:
     if body is None or body == b"" or body == "":
         return ""
     if isinstance(body, bytes):
@@ -56,7 +63,7 @@ def _format_body(body: bytes | str | None, content_type: str, max_body: int,
         except ValueError:
             pass
     if elide_tokens:
-        text = _elide_jwts(text)
+        text = elide_long_tokens(text)
     if len(text) > max_body:
         text = text[:max_body] + f"\n... ({len(text) - max_body} more characters)"
     return text
@@ -74,13 +81,15 @@ def _cut_middle(value: str, limit: int | None) -> str:
 
 
 def format_request(request: requests.PreparedRequest, *, hide: Iterable[str] = CLIENT_NOISE,
-                   max_body: int = 800, elide_tokens: bool = False,
-                   max_header: int | None = None) -> str:
+                   max_body: int = 800, elide_tokens: bool = True,
+                   max_header: int | None = None, show_connection: bool = False) -> str:
     """The request as HTTP/1.1 text. ``Host`` is added the way urllib3 sends it.
 
     Header values longer than ``max_header`` characters are cut in the middle.
+    ``show_connection`` keeps the client's ``Connection`` header (``keep-alive`` from
+    requests), hidden by default as noise, for the lessons about persistent connections.
     """
-    hidden = {h.lower() for h in hide}
+    hidden = {h.lower() for h in hide} - ({"connection"} if show_connection else set())
     url = urlsplit(request.url or "")
     lines = [f"{request.method} {request.path_url} HTTP/1.1",
              f"Host: {_normalise_host(url.netloc)}"]
@@ -89,7 +98,7 @@ def format_request(request: requests.PreparedRequest, *, hide: Iterable[str] = C
     body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body,
                         elide_tokens)
     if elide_tokens:
-        lines = [_elide_jwts(line) for line in lines]
+        lines = [elide_long_tokens(line) for line in lines]
     return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
 
 
@@ -102,7 +111,7 @@ def response_headers(response: requests.Response) -> list[tuple[str, str]]:
 
 
 def format_response(response: requests.Response, *, hide: Iterable[str] = SERVER_NOISE,
-                    max_body: int = 800, elide_tokens: bool = False) -> str:
+                    max_body: int = 800, elide_tokens: bool = True) -> str:
     """The response as HTTP/1.1 text: status line, headers, body."""
     hidden = {h.lower() for h in hide}
     version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(getattr(response.raw, "version", 11), "HTTP/1.1")
@@ -111,26 +120,28 @@ def format_response(response: requests.Response, *, hide: Iterable[str] = SERVER
     body = _format_body(response.content, response.headers.get("Content-Type", ""), max_body,
                         elide_tokens)
     if elide_tokens:
-        lines = [_elide_jwts(line) for line in lines]
+        lines = [elide_long_tokens(line) for line in lines]
     return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
 
 
 def show_exchange(response: requests.Response, *, request_hide: Iterable[str] = CLIENT_NOISE,
                   response_hide: Iterable[str] = SERVER_NOISE, max_body: int = 800,
-                  history: bool = True, elide_tokens: bool = False,
-                  max_header: int | None = None) -> None:
+                  history: bool = True, elide_tokens: bool = True,
+                  max_header: int | None = None, show_connection: bool = False) -> None:
     """Print request and response (and any redirects before them) as raw HTTP.
 
-    ``elide_tokens`` prints every JWT with the middle left out (:func:`elide`): a 700-character
-    token teaches nothing by its middle, and its length stays in the text. ``max_header``
-    cuts longer request header values (a DPoP proof, say) in the middle.
+    Long tokens are printed with the middle left out (:func:`elide_long_tokens`;
+    ``elide_tokens=False`` prints them whole). ``max_header`` cuts longer request header
+    values (a DPoP proof, say) in the middle; ``show_connection`` shows the client's
+    ``Connection`` header.
     """
     steps = [*response.history, response] if history else [response]
     for n, step in enumerate(steps):
         if n:
             print("-" * 60)
         print(format_request(step.request, hide=request_hide, max_body=max_body,
-                             elide_tokens=elide_tokens, max_header=max_header))
+                             elide_tokens=elide_tokens, max_header=max_header,
+                             show_connection=show_connection))
         print(format_response(step, hide=response_hide, max_body=max_body,
                               elide_tokens=elide_tokens))
 

@@ -14,8 +14,8 @@ from typing import Any
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Flask, Response, jsonify, request
 
-from helpers.notebook.course_clock import CourseClock
 from helpers.http import install_json_errors
+from helpers.notebook.course_clock import CourseClock
 from helpers.servers.tokens import TokenRejected, bearer_token
 
 from . import guards
@@ -90,7 +90,7 @@ def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIs
         if refused is not None:
             return refused
         return sign_in_page(client_id=client.client_id, client_name=client.client_name, scope=grant.request.scope,
-                            action=request.full_path)
+                            action=request.full_path, redirect_uri=request.args["redirect_uri"])
 
     @app.post("/authorize")
     def authorize() -> Response:
@@ -104,7 +104,7 @@ def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIs
             return refused
         fields = guards.sign_in_fields()
         page = {"client_id": client.client_id, "client_name": client.client_name, "scope": grant.request.scope,
-                "action": request.full_path}
+                "action": request.full_path, "redirect_uri": request.args["redirect_uri"]}
         if fields is None:
             return sign_in_page(**page, error="The username or password is too long.")
         username, password, consent = fields

@@ -8,6 +8,8 @@ Jinja escapes every value, and the pages may not be framed (clickjacking, RFC 97
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Response, render_template_string
 
 PAGE_HEADERS = {
@@ -40,11 +42,19 @@ would send you.</p>
 """
 
 
-def sign_in_page(*, client_id: str, client_name: str, scope: str, action: str, error: str | None = None) -> Response:
-    """The form; ``action`` is ``/authorize?<the same query string>``."""
+def sign_in_page(*, client_id: str, client_name: str, scope: str, action: str, redirect_uri: str,
+                 error: str | None = None) -> Response:
+    """The form; ``action`` is ``/authorize?<the same query string>``.
+
+    Browsers apply ``form-action`` to the redirects that follow a form submission too
+    (Chromium does), so the client's registered redirect URI, already checked, is allowed.
+    """
     html = render_template_string(SIGN_IN, client_id=client_id, client_name=client_name, scope=scope,
                                   action=action, error=error)
-    return Response(html, 200, PAGE_HEADERS, mimetype="text/html")
+    parts = urlsplit(redirect_uri)
+    csp = PAGE_HEADERS["Content-Security-Policy"].replace(
+        "form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+    return Response(html, 200, {**PAGE_HEADERS, "Content-Security-Policy": csp}, mimetype="text/html")
 
 
 def error_page(message: str, status: int = 400) -> Response:

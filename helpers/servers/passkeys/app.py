@@ -19,8 +19,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from webauthn.helpers import bytes_to_base64url
 
-from helpers.notebook.course_clock import CourseClock
 from helpers.http import install_json_errors, json_error, no_content
+from helpers.notebook.course_clock import CourseClock
 
 from . import ceremonies
 from .page import page_response
