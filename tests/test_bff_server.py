@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from tests.bff_client import COOKIE, TIMEOUT, BffBrowser, query_of, set_cookie_of
-from tests.conftest import CliServer, start_cli_server
+from tests.support import CliServer, start_cli_server
 from tests.oauth_client import introspect
 
 PROVIDER_LINE = re.compile(r"^Provider on (http://127\.0\.0\.1:\d+)$")
@@ -368,7 +368,7 @@ def test_logout_revokes_the_tokens_at_the_provider(in_process) -> None:
 
 
 def test_an_expired_access_token_is_refreshed_once_under_concurrency(in_process) -> None:
-    from tests.conftest import run_concurrently
+    from tests.support import run_concurrently
 
     url, provider, clock, store = in_process
     browser = BffBrowser(url)
@@ -440,7 +440,7 @@ def test_an_unusable_userinfo_answer_is_a_502(in_process, monkeypatch, body: byt
 
 
 def test_only_one_of_two_racing_callbacks_signs_in(url: str) -> None:
-    from tests.conftest import run_concurrently
+    from tests.support import run_concurrently
 
     browser = BffBrowser(url)
     callback = browser.consent(browser.start_login())

@@ -87,6 +87,8 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
         host = request.host.rsplit(":", 1)[0]
         if host not in LOOPBACK_HOSTS:
             return json_error(400, "bad_host", "This server answers only on 127.0.0.1 or localhost.")
+        if request.url_rule is None:
+            return None  # no such route: the 404 (or 405) says so, CSRF or not
         refusal = csrf_refusal(request, own_origin())
         return json_error(403, "csrf_refused", refusal) if refusal else None
 
