@@ -232,7 +232,9 @@ def parse_authorization(values: list[str]) -> Credentials | None:
     """
     if not values:
         return None
-    if len(values) > 1:
+    # werkzeug's server joins repeated header fields with ", " (RFC 9110 section 5.3), and a
+    # token68 (Bearer, DPoP, Basic) never holds a comma: either way it was sent twice
+    if len(values) > 1 or re.search(r",\s*[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*\s", values[0]):
         raise MalformedAuthorization("the request has more than one Authorization header")
     raw = values[0]
     parsed = CREDENTIALS.fullmatch(raw.strip(" "))

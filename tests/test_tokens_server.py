@@ -626,3 +626,25 @@ def test_eight_concurrent_clients_all_succeed(server: CliServer, alice: dict[str
     statuses = [status for per in results for status in per]
     assert len(statuses) == clients * per_client
     assert set(statuses) == {200}
+
+
+@pytest.mark.parametrize("first, second", [("Basic eA==", "Bearer abc.def.ghi"),
+                                           ("Bearer abc.def.ghi", "Basic eA==")])
+def test_two_authorization_fields_are_malformed_in_either_order(server, first: str,
+                                                                second: str) -> None:
+    """RFC 9110 section 5.3: the server joins them with a comma; RFC 6750 section 3.1: 400."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(server.url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=TIMEOUT)
+    try:
+        connection.putrequest("GET", "/me")
+        connection.putheader("Authorization", first)
+        connection.putheader("Authorization", second)
+        connection.endheaders()
+        answer = connection.getresponse()
+        assert answer.status == 400
+        assert 'error="invalid_request"' in answer.getheader("WWW-Authenticate", "")
+    finally:
+        connection.close()
