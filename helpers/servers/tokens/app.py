@@ -13,7 +13,11 @@ Status codes:
   ``invalid_request``; a bad, expired or revoked token -> 401 ``error="invalid_token"``;
 * ``/logout`` ends a login named by either token, or answers the error for what it
   was given: nothing -> 400 ``invalid_request``; a bad Bearer token -> 401
-  ``invalid_token``; an unknown, spent or revoked refresh token -> 400 ``invalid_grant``.
+  ``invalid_token``; an unknown, spent or revoked refresh token -> 400 ``invalid_grant``;
+* ``/logout-everywhere`` (a valid access token as Bearer) ends every login of the user
+  and sets the user's cut-off (:mod:`.cutoff`): 204; errors as at ``/me``. When the
+  cut-off store (Redis with ``--redis``) cannot be reached, every route that reads it
+  answers 503 ``store_unavailable`` (fail closed).
 
 Every 401 carries a ``WWW-Authenticate`` challenge (RFC 9110 section 15.5.2).
 """
@@ -43,10 +47,13 @@ from helpers.http import (
 )
 from helpers.notebook.course_clock import CourseClock
 from helpers.notebook.course_clock import clock as course_clock
+from helpers.stores.cutoffs import CutoffStore, open_cutoffs
+from helpers.stores.sessions import StoreUnavailable
 from helpers.stores.tokens import TokenStore
 from helpers.users import check_credentials, load_users
 
-from .access import ACCESS_TTL, TokenRejected, verify_access_token
+from .access import ACCESS_TTL, LEEWAY, TokenRejected, verify_access_token
+from .cutoff import log_out_everywhere, refuse_refresh_if_cut_off
 from .keys import public_jwks, public_keys
 from .refresh import (
     FAMILY_LIFETIME,
@@ -99,9 +106,11 @@ def temporary_db() -> tuple[str, str]:
     return directory, str(Path(directory) / "tokens.db")
 
 
-def _release(store: TokenStore, directory: str | None) -> None:
-    """Close the store; remove its temporary directory if it had one."""
+def _release(store: TokenStore, directory: str | None, cutoffs: Any = None) -> None:
+    """Close the stores; remove the temporary directory if there was one."""
     store.close()
+    if cutoffs is not None:
+        cutoffs.close()
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -113,8 +122,13 @@ def create_app(
     access_ttl: int = ACCESS_TTL,
     refresh_ttl: float = REFRESH_TTL,
     family_lifetime: float = FAMILY_LIFETIME,
+    redis: str | None = None,
+    cutoffs: CutoffStore | None = None,
 ) -> Flask:
     """The ``tokens`` server. ``db`` is the SQLite file (default: a temporary one).
+
+    The users' cut-offs (log out everywhere) live in ``cutoffs`` if given (it stays the
+    caller's), else in the Redis at ``redis`` (shared by every instance), else in ``db``.
 
     Lifetimes are course-clock seconds. The store is ``app.extensions["token_store"]``.
     The store is closed, and a temporary database removed, when the app is garbage
@@ -125,8 +139,11 @@ def create_app(
     install_json_errors(app)
     directory, path = temporary_db() if db is None else (None, db)
     store = TokenStore(path)
-    weakref.finalize(app, _release, store, directory)
+    own_cutoffs = None if cutoffs is not None else open_cutoffs(path, redis)
+    cutoffs = cutoffs if cutoffs is not None else own_cutoffs
+    weakref.finalize(app, _release, store, directory, own_cutoffs)
     app.extensions["token_store"] = store
+    app.extensions["token_cutoffs"] = cutoffs
     app.config["TOKENS_DB"] = path
     lifetimes = Lifetimes(access=int(access_ttl), refresh=refresh_ttl, family=family_lifetime)
     users = load_users()
@@ -150,7 +167,8 @@ def create_app(
                                 "invalid_request")  # RFC 6750 section 3.1
         return verify_access_token(
             credentials.token, keys=keys, clock=clock,
-            is_denied=None if for_logout else store.is_jti_denied, check_exp=not for_logout)
+            is_denied=None if for_logout else store.is_jti_denied, check_exp=not for_logout,
+            cutoff_of=None if for_logout else cutoffs.cutoff_of)
 
     def token_response(pair: TokenPair) -> Response:
         response = jsonify(pair.as_json())
@@ -186,6 +204,12 @@ def create_app(
 
     app.register_error_handler(TokenRejected, token_rejected)
 
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable) -> Response:
+        app.logger.warning("cut-off store unavailable: %s", exc)
+        return oauth_error(503, "store_unavailable", "the token state cannot be checked"
+                           " now; try again shortly", {"Retry-After": "1"})
+
     @app.errorhandler(RefreshRefused)
     def refresh_refused(refused: RefreshRefused) -> Response:
         return oauth_error(400, refused.error, refused.reason)
@@ -193,7 +217,8 @@ def create_app(
     @app.get("/")
     def index() -> Response:
         return jsonify(name=NAME, endpoints=["POST /login", "GET /me", "POST /refresh",
-                                             "POST /logout", "GET /.well-known/jwks.json"])
+                                             "POST /logout", "POST /logout-everywhere",
+                                             "GET /.well-known/jwks.json"])
 
     @app.post("/login")
     def login() -> Response:
@@ -217,6 +242,7 @@ def create_app(
     @app.post("/refresh")
     def refresh() -> Response:
         presented = string_field(read_json_object(), "refresh_token")
+        refuse_refresh_if_cut_off(store, cutoffs, presented, now=clock.time())
         return token_response(rotate_refresh_token(store, presented, now=clock.time(),
                                                    lifetimes=lifetimes))
 
@@ -234,6 +260,16 @@ def create_app(
             ended = log_out_with_refresh_token(store, refresh_token, now=now)
         if claims is not None and claims["sid"] != ended:
             log_out_with_access_token(store, claims, now=now)
+        return no_content()
+
+    @app.post("/logout-everywhere")
+    def logout_everywhere() -> Response:
+        """204: every login of the token's user ended, every earlier token cut off."""
+        claims = access_claims()
+        if claims is None:
+            return no_credentials()
+        log_out_everywhere(store, cutoffs, claims, now=clock.time(),
+                           keep_for=max(lifetimes.family, lifetimes.access + LEEWAY))
         return no_content()
 
     @app.get("/.well-known/jwks.json")
