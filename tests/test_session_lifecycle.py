@@ -158,8 +158,9 @@ def test_another_users_session_is_404_exactly_like_one_that_does_not_exist(a: st
     assert alive(b, bobs)
 
 
-@pytest.mark.parametrize("handle", ["abc", "%00%00%00%00%00%00%00%00", "........", "세션세션세션세션",
-                                    "A" * 44, "*" * 8, "%2e%2e%2fadmin0", "x" * 9000])
+@pytest.mark.parametrize("handle", ["abc", "%00%00%00%00%00%00%00%00", "........",
+                                    "세션세션세션세션", "A" * 44, "*" * 8, "%2e%2e%2fadmin0",
+                                    "x" * 9000])
 def test_odd_handles_are_404(a: str, handle: str) -> None:
     mine = log_in(a)
     answer = call("DELETE", a, f"/sessions/{handle}", mine)
