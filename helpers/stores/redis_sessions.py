@@ -71,7 +71,7 @@ return 0
 
 # KEYS: session hash, the user's index set, the user's cut-off.
 # ARGV: sid, username, created_at, last_seen, user_agent, ttl in ms, the session key prefix.
-_CREATE = """
+CREATE_SCRIPT = """
 local cut = redis.call('GET', KEYS[3])
 if cut and tonumber(ARGV[3]) < tonumber(cut) then
   return 0  -- logged out everywhere after this login began: it never lives
@@ -91,7 +91,7 @@ return 1
 """
 
 # KEYS: the user's index set, the user's cut-off. ARGV: cut, keep_for in ms, the prefix.
-_END_ALL = """
+END_ALL_SCRIPT = """
 local old = redis.call('GET', KEYS[2])
 if not old or tonumber(old) < tonumber(ARGV[1]) then old = ARGV[1] end
 redis.call('SET', KEYS[2], old, 'PX', ARGV[2])
@@ -104,7 +104,7 @@ return ended
 """
 
 # KEYS: the session hash. ARGV: sid, the index prefix. Delete it and its index entry.
-_DELETE = """
+DELETE_SCRIPT = """
 local username = redis.call('HGET', KEYS[1], 'username')
 local gone = redis.call('DEL', KEYS[1])
 if username then redis.call('SREM', ARGV[2] .. username, ARGV[1]) end
@@ -145,9 +145,9 @@ class RedisSessionStore:
         self.prefix = prefix
         self.index_prefix = f"by-user:{prefix}"
         self._touch = client.register_script(_TOUCH)
-        self._create = client.register_script(_CREATE)
-        self._end_all = client.register_script(_END_ALL)
-        self._delete = client.register_script(_DELETE)
+        self._create = client.register_script(CREATE_SCRIPT)
+        self._end_all = client.register_script(END_ALL_SCRIPT)
+        self._delete = client.register_script(DELETE_SCRIPT)
 
     @classmethod
     def from_url(
