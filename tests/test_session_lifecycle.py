@@ -74,6 +74,15 @@ def b(pair: tuple[CliServer, CliServer]) -> str:
     return pair[1].url
 
 
+@pytest.fixture(scope="module")
+def bobs(pair: tuple[CliServer, CliServer]) -> str:
+    """One session of Bob's for the hostile-input tests (a login costs a deliberate scrypt).
+
+    Their bodies carry Alice's password, which is wrong for Bob: none of them can change his.
+    """
+    return log_in(pair[0].url, "bob")
+
+
 def log_in(url: str, username: str = "alice", password: str | None = None,
            agent: str = "test-agent/1") -> str:
     """A fresh session on ``url``; its id."""
@@ -161,13 +170,12 @@ def test_another_users_session_is_404_exactly_like_one_that_does_not_exist(a: st
 @pytest.mark.parametrize("handle", ["abc", "%00%00%00%00%00%00%00%00", "........",
                                     "세션세션세션세션", "A" * 44, "*" * 8, "%2e%2e%2fadmin0",
                                     "x" * 9000])
-def test_odd_handles_are_404(a: str, handle: str) -> None:
-    mine = log_in(a)
-    answer = call("DELETE", a, f"/sessions/{handle}", mine)
+def test_odd_handles_are_404(a: str, bobs: str, handle: str) -> None:
+    answer = call("DELETE", a, f"/sessions/{handle}", bobs)
     assert answer.status_code in (404, 414), answer.text
     if answer.status_code == 404:
         assert_json_error(answer, 404)
-    assert alive(a, mine)
+    assert alive(a, bobs)
 
 
 # -- log out everywhere --------------------------------------------------------------------------
@@ -252,11 +260,10 @@ def test_a_wrong_current_password_changes_nothing(a: str, b: str) -> None:
 
 
 @pytest.mark.parametrize("new", ["short", "x" * 14, "y" * 257])
-def test_a_new_password_of_the_wrong_length_is_refused(a: str, new: str) -> None:
-    mine = log_in(a)
-    assert_json_error(call("POST", a, "/password", mine,
-                           json={"current": "wonderland", "new": new}), 400, "weak_password")
-    assert alive(a, mine)
+def test_a_new_password_of_the_wrong_length_is_refused(a: str, bobs: str, new: str) -> None:
+    assert_json_error(call("POST", a, "/password", bobs,
+                           json={"current": "builder", "new": new}), 400, "weak_password")
+    assert alive(a, bobs)
 
 
 @pytest.mark.parametrize("body", [
@@ -268,19 +275,18 @@ def test_a_new_password_of_the_wrong_length_is_refused(a: str, new: str) -> None
     b'{"current": "wonderland", "new": NaN}',
     b'{"current": "' + b"w" * 5000 + b'", "new": "a much longer passphrase"}',
 ])
-def test_hostile_password_bodies_get_a_json_error(a: str, body: bytes) -> None:
-    mine = log_in(a)
-    answer = call("POST", a, "/password", mine, data=body,
+def test_hostile_password_bodies_get_a_json_error(a: str, bobs: str, body: bytes) -> None:
+    answer = call("POST", a, "/password", bobs, data=body,
                   headers={"Content-Type": "application/json"})
     assert answer.status_code in (400, 413, 415), answer.text
     assert_json_error(answer, answer.status_code)
-    assert alive(a, mine)
+    assert alive(a, bobs)
 
 
-def test_a_form_or_no_type_is_415(a: str) -> None:
-    mine = log_in(a)
-    answer = call("POST", a, "/password", mine, data={"current": "wonderland", "new": "x" * 20})
+def test_a_form_or_no_type_is_415(a: str, bobs: str) -> None:
+    answer = call("POST", a, "/password", bobs, data={"current": "builder", "new": "x" * 20})
     assert_json_error(answer, 415)
+    assert alive(a, bobs)
 
 
 # -- the rules every new route shares -----------------------------------------------------------
@@ -300,13 +306,13 @@ def test_without_a_live_session_every_route_is_401_with_the_challenge(
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES[1:])
-def test_cross_site_requests_that_change_state_are_refused(a: str, method: str, path: str) -> None:
-    mine = log_in(a)
+def test_cross_site_requests_that_change_state_are_refused(a: str, bobs: str, method: str,
+                                                           path: str) -> None:
     for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
-        answer = call(method, a, path, mine, headers=headers,
-                      json={"current": "wonderland", "new": NEW_PASSWORD})
+        answer = call(method, a, path, bobs,
+                      headers=headers, json={"current": "builder", "new": NEW_PASSWORD})
         assert_json_error(answer, 403, "cross_site_request")
-    assert alive(a, mine)
+    assert alive(a, bobs)
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/logout-everywhere"), ("GET", "/password"),
