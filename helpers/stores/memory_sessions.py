@@ -19,7 +19,8 @@ class MemorySessionStore:
     """Sessions in a dict, guarded by a lock: fast, and gone when the process ends.
 
     One lock guards everything, so ``end_sessions_of`` and a racing ``create`` are
-    serialised: each sees the other's effect entirely or not at all.
+    serialised: each sees the other's effect entirely or not at all. ``sessions_of`` scans
+    every session (no per-user index): a simplification that suits a demo's few sessions.
     """
 
     def __init__(self) -> None:
