@@ -269,18 +269,18 @@ def test_logins_racing_with_log_out_everywhere_leave_no_session_from_before_the_
             ended = store.end_sessions_of("alice", cut=CUT, keep_for=60)
             cut_done.set()
             return ended
-        i = 0
-        while not cut_done.is_set() or i < made[n] + 10:
+        i = after_cut = 0
+        while after_cut < 5:
+            after_cut += cut_done.is_set()  # this create surely starts after the cut
             store.create(SessionRecord(f"t{n}-{i}", "alice", CUT - 1, CUT - 1), ttl=60)
             i += 1
-            if not cut_done.is_set():
-                made[n] = i
+            made[n] = i
         return i
 
     counts = run_concurrently(work, workers + 1, timeout=30)
     ended, attempted = counts[-1], counts[:-1]
     assert ended >= 60  # the logins before the cut were ended ...
-    assert sum(attempted) >= ended + 10 * workers  # ... and some came after it
+    assert sum(attempted) >= ended + 5 * workers  # ... and 5 per thread came after it
     assert store.sessions_of("alice") == []
     survivors = [f"t{n}-{i}" for n in range(workers) for i in range(attempted[n])
                  if store.get(f"t{n}-{i}") is not None]
