@@ -111,7 +111,7 @@ def test_a_package_is_a_server_too() -> None:
 
 
 @pytest.mark.parametrize(("name", "option", "value"), [
-    ("cookies", "--db", "x.db"), ("tokens", "--redis", "redis://127.0.0.1:1/0"),
+    ("cookies", "--db", "x.db"), ("cookies", "--redis", "redis://127.0.0.1:1/0"),
 ])
 def test_an_option_the_server_does_not_take_exits_2_with_one_line(name: str, option: str,
                                                                  value: str) -> None:

@@ -17,7 +17,8 @@ import pytest
 from helpers.servers import names
 from tests.support import TIMEOUT, CliServer, start_cli_server
 
-PATHS = ["/", "/login", "/logout", "/me", "/refresh", "/set", "/clear", "/verify", "/lab",
+PATHS = ["/", "/login", "/logout", "/me", "/refresh", "/sessions", "/sessions/AAAAAAAA",
+         "/logout-everywhere", "/password", "/set", "/clear", "/verify", "/lab",
          "/.well-known/jwks.json", "/_clock", "/no-such-path", "/%00", "/..%2f..%2fetc/passwd"]
 BODIES: dict[str, tuple[str, bytes]] = {
     "huge JSON": ("application/json", b'{"username": "' + b"a" * 70_000 + b'"}'),

@@ -172,6 +172,124 @@ def test_concurrent_writers_lose_nothing(store: SessionStore) -> None:
             )
 
 
+# --- the lifecycle: the per-user index, the cut-off, changed passwords -------------------------
+CUT = 1_700_000_000.0
+
+
+def test_sessions_of_lists_only_that_users_live_sessions_oldest_first(
+        store: SessionStore) -> None:
+    store.create(SessionRecord("b2", "bob", CUT + 2, CUT + 2, "curl/8"), ttl=60)
+    store.create(SessionRecord("a2", "alice", CUT + 2, CUT + 3, "Firefox"), ttl=60)
+    store.create(SessionRecord("a1", "alice", CUT + 1, CUT + 1, "Chromium"), ttl=60)
+    store.create(SessionRecord("brief", "alice", CUT, CUT), ttl=0.2)
+    time.sleep(0.25)
+    assert store.sessions_of("alice") == [SessionRecord("a1", "alice", CUT + 1, CUT + 1,
+                                                        "Chromium"),
+                                          SessionRecord("a2", "alice", CUT + 2, CUT + 3,
+                                                        "Firefox")]
+    assert [r.sid for r in store.sessions_of("bob")] == ["b2"]
+    assert store.sessions_of("carol") == []
+    store.delete("a1")
+    assert [r.sid for r in store.sessions_of("alice")] == ["a2"]
+
+
+def test_a_replaced_session_belongs_to_its_new_user_only(store: SessionStore) -> None:
+    store.create(record("same", username="alice"), ttl=60)
+    store.create(record("same", username="bob"), ttl=60)
+    assert store.sessions_of("alice") == []
+    assert [r.sid for r in store.sessions_of("bob")] == ["same"]
+
+
+def test_end_sessions_of_ends_that_user_only_and_refuses_logins_from_before_the_cut(
+        store: SessionStore) -> None:
+    for n in range(5):
+        store.create(SessionRecord(f"a{n}", "alice", CUT - 10, CUT - 10), ttl=60)
+    store.create(SessionRecord("b", "bob", CUT - 10, CUT - 10), ttl=60)
+    assert store.end_sessions_of("alice", cut=CUT, keep_for=60) == 5
+    assert store.sessions_of("alice") == [] and store.get("a0") is None
+    assert store.get("b") is not None and len(store) == 1
+    store.create(SessionRecord("late", "alice", CUT - 0.001, CUT), ttl=60)  # began before
+    assert store.get("late") is None and store.sessions_of("alice") == []
+    store.create(SessionRecord("after", "alice", CUT, CUT), ttl=60)  # at the cut: a new login
+    assert [r.sid for r in store.sessions_of("alice")] == ["after"]
+    store.create(SessionRecord("bob2", "bob", CUT - 5, CUT - 5), ttl=60)  # bob was not cut
+    assert store.get("bob2") is not None
+    assert store.end_sessions_of("nobody", cut=CUT, keep_for=60) == 0
+
+
+def test_an_earlier_cut_never_moves_the_cut_off_back(store: SessionStore) -> None:
+    store.end_sessions_of("alice", cut=CUT, keep_for=60)
+    store.end_sessions_of("alice", cut=CUT - 100, keep_for=60)
+    store.create(SessionRecord("s", "alice", CUT - 50, CUT - 50), ttl=60)
+    assert store.get("s") is None
+
+
+def test_the_cut_off_is_forgotten_after_keep_for(store: SessionStore) -> None:
+    store.end_sessions_of("alice", cut=CUT, keep_for=0.2)
+    time.sleep(0.25)
+    store.create(SessionRecord("s", "alice", CUT - 50, CUT - 50), ttl=60)
+    assert store.get("s") is not None
+
+
+@pytest.mark.parametrize("keep_for", [0, -1, float("nan"), float("inf"), "60", None, True])
+def test_a_bad_keep_for_is_refused(store: SessionStore, keep_for: object) -> None:
+    store.create(record(), ttl=60)
+    with pytest.raises(ValueError):
+        store.end_sessions_of("alice", cut=CUT, keep_for=keep_for)  # type: ignore[arg-type]
+    assert store.get("sid-1") == record()
+
+
+def test_a_changed_password_hash_is_kept_per_user(store: SessionStore) -> None:
+    assert store.password_hash("alice") is None
+    store.set_password_hash("alice", "scrypt:32768:8:1$salt$one")
+    store.set_password_hash("alice", "scrypt:32768:8:1$salt$two")
+    assert store.password_hash("alice") == "scrypt:32768:8:1$salt$two"
+    assert store.password_hash("bob") is None
+
+
+@pytest.mark.parametrize("name", ["*", "세션", "\ud800lone", "", "x" * 3000])
+def test_odd_usernames_break_no_lifecycle_method(store: SessionStore, name: str) -> None:
+    assert store.sessions_of(name) == []
+    assert store.end_sessions_of(name, cut=CUT, keep_for=60) == 0
+    assert store.password_hash(name) is None
+
+
+def test_logins_racing_with_log_out_everywhere_leave_no_session_from_before_the_cut(
+        store: SessionStore) -> None:
+    """6 threads keep logging alice in (each login read the clock before the cut) while a
+    7th logs her out everywhere, and go on a little after it. No such login may survive;
+    logins made after the cut (created at the cut or later) do."""
+    workers, made = 6, [0] * 6
+    cut_done = threading.Event()
+
+    def work(n: int) -> int:
+        if n == workers:
+            while sum(made) < 60:  # the cut lands in the middle of the logins
+                time.sleep(0.001)
+            ended = store.end_sessions_of("alice", cut=CUT, keep_for=60)
+            cut_done.set()
+            return ended
+        i = after_cut = 0
+        while after_cut < 5:
+            after_cut += cut_done.is_set()  # this create surely starts after the cut
+            store.create(SessionRecord(f"t{n}-{i}", "alice", CUT - 1, CUT - 1), ttl=60)
+            i += 1
+            made[n] = i
+        return i
+
+    counts = run_concurrently(work, workers + 1, timeout=30)
+    ended, attempted = counts[-1], counts[:-1]
+    assert ended >= 60  # the logins before the cut were ended ...
+    assert sum(attempted) >= ended + 5 * workers  # ... and 5 per thread came after it
+    assert store.sessions_of("alice") == []
+    survivors = [f"t{n}-{i}" for n in range(workers) for i in range(attempted[n])
+                 if store.get(f"t{n}-{i}") is not None]
+    assert survivors == []
+    for n in range(6):
+        store.create(SessionRecord(f"new{n}", "alice", CUT + 1, CUT + 1), ttl=60)
+    assert len(store.sessions_of("alice")) == 6 == len(store)
+
+
 # --- SQLite specifics ----------------------------------------------------------------------
 
 
@@ -195,6 +313,28 @@ def test_sqlite_uses_wal_and_a_readable_table(tmp_path: Path) -> None:
     with sqlite3.connect(path) as peek:  # another connection, as a notebook would open it
         assert peek.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert peek.execute("SELECT sid, username FROM sessions").fetchall() == [("sid-1", "alice")]
+    store.close()
+
+
+def test_an_older_sqlite_file_gains_the_user_agent_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE sessions (sid TEXT PRIMARY KEY, username TEXT NOT NULL,"
+                    " created_at REAL NOT NULL, last_seen REAL NOT NULL, forget_at REAL NOT NULL)")
+        old.execute("INSERT INTO sessions VALUES ('kept', 'alice', 1.0, 2.0, 1e12)")
+    old.close()
+    store = SQLiteSessionStore(path)
+    assert store.get("kept") == SessionRecord("kept", "alice", 1.0, 2.0, "")
+    assert [r.sid for r in store.sessions_of("alice")] == ["kept"]
+    store.close()
+
+
+def test_sqlite_finds_a_users_sessions_through_an_index(tmp_path: Path) -> None:
+    store = SQLiteSessionStore(tmp_path / "plan.db")
+    with sqlite3.connect(tmp_path / "plan.db") as peek:
+        plan = peek.execute("EXPLAIN QUERY PLAN SELECT sid FROM sessions"
+                            " WHERE username = 'alice' AND forget_at > 0").fetchall()
+    assert "sessions_by_user" in str(plan), plan
     store.close()
 
 
@@ -261,6 +401,38 @@ def test_len_counts_only_this_prefix_and_only_live_sessions(redis_store) -> None
     assert len(redis_store) == 24
 
 
+def test_the_index_set_expires_with_its_longest_session_and_drops_expired_ids(
+        redis_store) -> None:
+    index = b"by-user:session:alice"
+    redis_store.create(SessionRecord("brief", "alice", CUT, CUT), ttl=0.2)
+    assert redis_store.client.smembers(index) == {b"brief"}
+    assert 0 < redis_store.client.pttl(index) <= 200
+    redis_store.create(SessionRecord("long", "alice", CUT, CUT), ttl=90)
+    assert 85_000 < redis_store.client.pttl(index) <= 90_000
+    redis_store.create(SessionRecord("short", "alice", CUT, CUT), ttl=5)
+    assert 85_000 < redis_store.client.pttl(index) <= 90_000  # never shortened
+    time.sleep(0.25)  # "brief" expired in Redis; its id is still in the set ...
+    assert b"brief" in redis_store.client.smembers(index)
+    redis_store.create(SessionRecord("next", "alice", CUT, CUT), ttl=60)  # ... until a login
+    assert redis_store.client.smembers(index) == {b"long", b"short", b"next"}
+    redis_store.client.delete(b"session:short")  # gone behind the store's back
+    assert [r.sid for r in redis_store.sessions_of("alice")] == ["long", "next"]
+    assert redis_store.client.smembers(index) == {b"long", b"next"}  # a listing prunes too
+    redis_store.delete("long")
+    assert redis_store.client.smembers(index) == {b"next"}  # logout removes its entry
+
+
+def test_lifecycle_keys_are_not_sessions_and_the_cut_off_expires(redis_store) -> None:
+    redis_store.create(SessionRecord("a", "alice", CUT, CUT), ttl=60)
+    redis_store.set_password_hash("alice", "scrypt:1$x$y")
+    redis_store.end_sessions_of("alice", cut=CUT + 1, keep_for=30)
+    assert len(redis_store) == 0
+    assert redis_store.client.exists(b"by-user:session:alice") == 0
+    assert 25_000 < redis_store.client.pttl(b"cut:session:alice") <= 30_000
+    assert redis_store.client.pttl(b"password:session:alice") == -1  # kept: it is the password
+    assert float(redis_store.client.get(b"cut:session:alice")) == CUT + 1
+
+
 def test_prefixes_keep_stores_apart(redis_store) -> None:
     from helpers.stores.redis_sessions import RedisSessionStore
 
@@ -312,6 +484,10 @@ def every_operation(store: SessionStore) -> list:
         lambda: store.touch("sid-1", 2.0),
         lambda: store.delete("sid-1"),
         lambda: len(store),
+        lambda: store.sessions_of("alice"),
+        lambda: store.end_sessions_of("alice", cut=1.0, keep_for=60),
+        lambda: store.password_hash("alice"),
+        lambda: store.set_password_hash("alice", "h"),
     ]
 
 

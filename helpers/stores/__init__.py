@@ -2,7 +2,9 @@
 
 * sessions (:class:`~helpers.stores.sessions.SessionStore`): memory, SQLite or Redis;
 * tokens (:class:`~helpers.stores.tokens.TokenStore`): refresh-token families and the
-  jti denylist, in SQLite.
+  jti denylist, in SQLite;
+* token cut-offs (:mod:`helpers.stores.cutoffs`): "log out everywhere" for access tokens,
+  one time per user, in SQLite or in a Redis that several instances share.
 
 Each store module imports only :mod:`helpers.stores.sessions` (the interface), and
 :func:`open_session_store` here imports the stores: no module imports another in a cycle.

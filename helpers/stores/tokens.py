@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS families (
     jkt            TEXT               -- DPoP (RFC 9449): the key the login is bound to, or NULL
 );
 CREATE INDEX IF NOT EXISTS families_by_expiry ON families(expires_at);
+CREATE INDEX IF NOT EXISTS families_by_sub ON families(sub);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
     token_hash  TEXT PRIMARY KEY,   -- SHA-256 hex of the token; the token itself is never stored
     family_id   TEXT NOT NULL REFERENCES families(family_id),
@@ -343,6 +344,24 @@ class TokenStore:
         server makes before it spends anything else on the request."""
         return bool(self._read("SELECT 1 FROM refresh_tokens WHERE token_hash = ?",
                                (hash_refresh_token(refresh_token),)))
+
+    def end_logins_of(self, sub: str, *, now: float, reason: str = "logout everywhere") -> int:
+        """Revoke every live login (family) of ``sub``, with its unexpired access tokens;
+        how many logins were ended."""
+        with self._write() as db:
+            families = [row[0] for row in db.execute(
+                "SELECT family_id FROM families WHERE sub = ? AND revoked_at IS NULL", (sub,))]
+            for family_id in families:
+                self._revoke_family(db, family_id, now=int(now), reason=reason)
+        return len(families)
+
+    def login_of_refresh_token(self, refresh_token: str) -> tuple[str, str, int] | None:
+        """``(family_id, sub, created_at)`` of the login a refresh token belongs to, or None."""
+        rows = self._read(
+            "SELECT f.family_id, f.sub, f.created_at FROM refresh_tokens r"
+            " JOIN families f USING (family_id) WHERE r.token_hash = ?",
+            (hash_refresh_token(refresh_token),))
+        return rows[0] if rows else None
 
     def deny_jti(self, jti: str, expires_at: float, *, now: float, reason: str = "revoked") -> None:
         """Put one access token on the denylist until ``expires_at`` (its ``exp``)."""

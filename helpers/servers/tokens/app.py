@@ -13,7 +13,11 @@ Status codes:
   ``invalid_request``; a bad, expired or revoked token -> 401 ``error="invalid_token"``;
 * ``/logout`` ends a login named by either token, or answers the error for what it
   was given: nothing -> 400 ``invalid_request``; a bad Bearer token -> 401
-  ``invalid_token``; an unknown, spent or revoked refresh token -> 400 ``invalid_grant``.
+  ``invalid_token``; an unknown, spent or revoked refresh token -> 400 ``invalid_grant``;
+* ``/logout-everywhere`` (a valid access token as Bearer) ends every login of the user
+  and sets the user's cut-off (:mod:`.cutoff`): 204; errors as at ``/me``. When the
+  cut-off store (Redis with ``--redis``) cannot be reached, every route that reads it
+  answers 503 ``store_unavailable`` (fail closed).
 
 DPoP (RFC 9449, :mod:`.dpop`): a ``DPoP`` proof at ``/login`` or ``/refresh`` binds the
 pair to the proof's key (``token_type: DPoP``, ``cnf.jkt``); a bad proof there is 400
@@ -56,10 +60,13 @@ from helpers.http import (
 )
 from helpers.notebook.course_clock import CourseClock
 from helpers.notebook.course_clock import clock as course_clock
+from helpers.stores.cutoffs import CutoffStore, open_cutoffs
+from helpers.stores.sessions import StoreUnavailable
 from helpers.stores.tokens import UNKNOWN, TokenStore
 from helpers.users import check_credentials, load_users
 
-from .access import ACCESS_TTL, TokenRejected, verify_access_token
+from .access import ACCESS_TTL, LEEWAY, TokenRejected, verify_access_token
+from .cutoff import log_out_everywhere, refuse_refresh_if_cut_off
 from .dpop import (
     ALGORITHMS,
     USE_DPOP_NONCE,
@@ -151,9 +158,11 @@ def temporary_db() -> tuple[str, str]:
     return directory, str(Path(directory) / "tokens.db")
 
 
-def _release(store: TokenStore, directory: str | None) -> None:
-    """Close the store; remove its temporary directory if it had one."""
+def _release(store: TokenStore, directory: str | None, cutoffs: Any = None) -> None:
+    """Close the stores; remove the temporary directory if there was one."""
     store.close()
+    if cutoffs is not None:
+        cutoffs.close()
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -167,11 +176,15 @@ def create_app(
     family_lifetime: float = FAMILY_LIFETIME,
     dpop_nonce: bool = False,
     dpop_replay_cap: int = REPLAY_CAP,
+    redis: str | None = None,
+    cutoffs: CutoffStore | None = None,
 ) -> Flask:
     """The ``tokens`` server. ``db`` is the SQLite file (default: a temporary one).
 
     ``dpop_nonce`` makes every DPoP proof carry a server nonce (RFC 9449 sections 8-9);
     ``dpop_replay_cap`` bounds the DPoP replay cache (``app.extensions["dpop_replays"]``).
+    The users' cut-offs (log out everywhere) live in ``cutoffs`` if given (it stays the
+    caller's), else in the Redis at ``redis`` (shared by every instance), else in ``db``.
 
     Lifetimes are course-clock seconds. The store is ``app.extensions["token_store"]``.
     The store is closed, and a temporary database removed, when the app is garbage
@@ -182,8 +195,11 @@ def create_app(
     install_json_errors(app)
     directory, path = temporary_db() if db is None else (None, db)
     store = TokenStore(path)
-    weakref.finalize(app, _release, store, directory)
+    own_cutoffs = None if cutoffs is not None else open_cutoffs(path, redis)
+    cutoffs = cutoffs if cutoffs is not None else own_cutoffs
+    weakref.finalize(app, _release, store, directory, own_cutoffs)
     app.extensions["token_store"] = store
+    app.extensions["token_cutoffs"] = cutoffs
     app.config["TOKENS_DB"] = path
     lifetimes = Lifetimes(access=int(access_ttl), refresh=refresh_ttl, family=family_lifetime)
     users = load_users()
@@ -229,7 +245,8 @@ def create_app(
         def verify(token: str) -> dict[str, Any]:
             return verify_access_token(
                 token, keys=keys, clock=clock,
-                is_denied=None if for_logout else store.is_jti_denied, check_exp=not for_logout)
+                is_denied=None if for_logout else store.is_jti_denied, check_exp=not for_logout,
+                cutoff_of=None if for_logout else cutoffs.cutoff_of)
 
         if credentials.scheme == "bearer":
             claims = verify(credentials.token)
@@ -311,6 +328,12 @@ def create_app(
             response.headers.setdefault("DPoP-Nonce", nonces.current(now=clock.time()))
         return response
 
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable) -> Response:
+        app.logger.warning("cut-off store unavailable: %s", exc)
+        return oauth_error(503, "store_unavailable", "the token state cannot be checked"
+                           " now; try again shortly", {"Retry-After": "1"})
+
     @app.errorhandler(RefreshRefused)
     def refresh_refused(refused: RefreshRefused) -> Response:
         return oauth_error(400, refused.error, refused.reason)
@@ -318,7 +341,8 @@ def create_app(
     @app.get("/")
     def index() -> Response:
         return jsonify(name=NAME, endpoints=["POST /login", "GET /me", "POST /refresh",
-                                             "POST /logout", "GET /.well-known/jwks.json"])
+                                             "POST /logout", "POST /logout-everywhere",
+                                             "GET /.well-known/jwks.json"])
 
     @app.post("/login")
     def login() -> Response:
@@ -347,6 +371,7 @@ def create_app(
     @app.post("/refresh")
     def refresh() -> Response:
         presented = string_field(read_json_object(), "refresh_token")
+        refuse_refresh_if_cut_off(store, cutoffs, presented, now=clock.time())
         proof = dpop_proof()
         if proof is not None:
             if not store.is_known_refresh_token(presented):
@@ -378,6 +403,16 @@ def create_app(
                                                jkt=None if proof is None else proof.jkt)
         if claims is not None and claims["sid"] != ended:
             log_out_with_access_token(store, claims, now=now)
+        return no_content()
+
+    @app.post("/logout-everywhere")
+    def logout_everywhere() -> Response:
+        """204: every login of the token's user ended, every earlier token cut off."""
+        claims = access_claims()
+        if claims is None:
+            return no_credentials()
+        log_out_everywhere(store, cutoffs, claims, now=clock.time(),
+                           keep_for=max(lifetimes.family, lifetimes.access + LEEWAY))
         return no_content()
 
     @app.get("/.well-known/jwks.json")
