@@ -4,6 +4,7 @@
   ``{"error": "<short_code>", "message": "<sentence>"}``; endpoints whose RFC sets the
   error format (RFC 6749 section 5.2 token endpoints, RFC 6750 resource errors) pass
   ``field=ERROR_DESCRIPTION`` and answer ``{"error", "error_description"}``.
+* :func:`oauth_error`: that body in RFC 6749 section 5.2's form, with ``Cache-Control: no-store``.
 * :func:`install_json_errors`: every HTTP error of an app as that JSON body, bodies capped
   at :data:`MAX_BODY_BYTES`, and a genuine bug a logged JSON 500.
 * :func:`read_json_object` and :func:`string_field`: the one request-body reader
@@ -57,6 +58,17 @@ def json_error(
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def oauth_error(status: int, error: str, description: str,
+                headers: Mapping[str, str] | None = None) -> Response:
+    """An RFC 6749 section 5.2 / RFC 6750 error body ``{"error", "error_description"}``, never
+    cached (RFC 6749 section 5.1)."""
+    # Production note: a description that names the exact check that failed teaches the
+    # course, but it is a probing oracle for an attacker; a production server answers
+    # tersely (the error code alone) and keeps the detail in its logs.
+    return json_error(status, error, description, {**NO_STORE, **(headers or {})},
+                      field=ERROR_DESCRIPTION)
 
 
 def no_content() -> Response:

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from helpers import oauth_labs as labs
 from helpers.course_clock import CourseClock
+from helpers.labs import oauth as labs
 from helpers.live_server import LiveServer
 from helpers.servers.oauth import create_app
 from tests.oauth_client import TIMEOUT, AuthRequest, authorize, query_of, redeem, sign_in
@@ -24,8 +24,11 @@ EVIL = "http://127.0.0.1.evil.example/steal"
 
 
 def authorize_get(url: str, auth: AuthRequest, **override: Any) -> requests.Response:
-    return requests.get(f"{url}/authorize?{urlencode(auth.params(**override))}", allow_redirects=False,
-                        timeout=TIMEOUT)
+    return requests.get(
+        f"{url}/authorize?{urlencode(auth.params(**override))}",
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
 
 
 def gives_no_code(response: requests.Response) -> bool:
@@ -46,7 +49,9 @@ def probe_pkce_required(url: str) -> bool:
 
 def probe_plain_refused(url: str) -> bool:
     auth = AuthRequest()
-    return gives_no_code(authorize(url, auth, code_challenge=auth.verifier, code_challenge_method="plain"))
+    return gives_no_code(
+        authorize(url, auth, code_challenge=auth.verifier, code_challenge_method="plain")
+    )
 
 
 def probe_code_single_use_and_bound(url: str) -> bool:
@@ -78,14 +83,19 @@ def clock() -> CourseClock:
     return CourseClock()
 
 
-@pytest.mark.parametrize(("make_app", "flaw"), [
-    (lambda clock: create_app(clock=clock), None),
-    (labs.prefix_redirect_app, "exact redirect_uri"),
-    (labs.optional_pkce_app, "PKCE required"),
-    (labs.plain_pkce_app, "plain refused"),
-], ids=["course server", "prefix redirect", "optional PKCE", "plain PKCE"])
-def test_each_server_lab_fails_exactly_its_one_probe(make_app: Callable[[CourseClock], Any], flaw: str | None,
-                                                     clock: CourseClock) -> None:
+@pytest.mark.parametrize(
+    ("make_app", "flaw"),
+    [
+        (lambda clock: create_app(clock=clock), None),
+        (labs.prefix_redirect_app, "exact redirect_uri"),
+        (labs.optional_pkce_app, "PKCE required"),
+        (labs.plain_pkce_app, "plain refused"),
+    ],
+    ids=["course server", "prefix redirect", "optional PKCE", "plain PKCE"],
+)
+def test_each_server_lab_fails_exactly_its_one_probe(
+    make_app: Callable[[CourseClock], Any], flaw: str | None, clock: CourseClock
+) -> None:
     with LiveServer(make_app(clock), name="oauth-lab") as live:
         failed = {name for name, probe in SERVER_PROBES.items() if not probe(live.url)}
     assert failed == ({flaw} if flaw else set())
@@ -99,8 +109,16 @@ def provider(clock: CourseClock) -> Iterator[str]:
 
 def browser_sign_in(location: str, username: str = "alice") -> str:
     """What the browser does at the provider: submit the sign-in form; return the redirect."""
-    response = requests.post(location, data={"username": username, "password": {"alice": "wonderland",
-                             "bob": "builder"}[username], "consent": "allow"}, allow_redirects=False, timeout=TIMEOUT)
+    response = requests.post(
+        location,
+        data={
+            "username": username,
+            "password": {"alice": "wonderland", "bob": "builder"}[username],
+            "consent": "allow",
+        },
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
     assert response.status_code == 302
     return response.headers["Location"]
 
@@ -123,14 +141,22 @@ def inject_stolen_code(client: labs.WebClient) -> str:
     return client.callback(mallory, stolen.replace(f"state={victims_state}", f"state={own_state}"))
 
 
-@pytest.mark.parametrize(("check_state", "use_pkce"), [(True, True), (False, True), (True, False)],
-                         ids=["correct", "no state check", "no PKCE"])
-def test_the_client_and_its_naive_twins_differ_by_one_check_each(provider: str, lenient_provider: str,
-                                                                  check_state: bool, use_pkce: bool) -> None:
-    client = labs.WebClient(provider if use_pkce else lenient_provider, check_state=check_state, use_pkce=use_pkce)
+@pytest.mark.parametrize(
+    ("check_state", "use_pkce"),
+    [(True, True), (False, True), (True, False)],
+    ids=["correct", "no state check", "no PKCE"],
+)
+def test_the_client_and_its_naive_twins_differ_by_one_check_each(
+    provider: str, lenient_provider: str, check_state: bool, use_pkce: bool
+) -> None:
+    client = labs.WebClient(
+        provider if use_pkce else lenient_provider, check_state=check_state, use_pkce=use_pkce
+    )
     provider = client.provider
     session: dict[str, Any] = {}
-    assert client.callback(session, browser_sign_in(client.start(session))) == "alice"  # the normal flow works
+    assert (
+        client.callback(session, browser_sign_in(client.start(session))) == "alice"
+    )  # the normal flow works
     # a response from another issuer is refused by both (RFC 9207)
     session = {}
     location = browser_sign_in(client.start(session)).replace("iss=", "iss=x")
@@ -138,7 +164,10 @@ def test_the_client_and_its_naive_twins_differ_by_one_check_each(provider: str, 
         client.callback(session, location)
     # an error from the provider is refused by both
     with pytest.raises(labs.CallbackRefused, match="access_denied"):
-        client.callback({"pending": {"state": "s"}}, f"{client.redirect_uri}?error=access_denied&state=s&iss={provider}")
+        client.callback(
+            {"pending": {"state": "s"}},
+            f"{client.redirect_uri}?error=access_denied&state=s&iss={provider}",
+        )
     # one difference: a callback whose state is not this browser's sign-in
     session = {}
     location = browser_sign_in(client.start(session)).replace("state=", "state=forged")
@@ -153,7 +182,9 @@ def test_the_client_and_its_naive_twins_differ_by_one_check_each(provider: str, 
         inject_stolen_code(client)
 
 
-def test_the_resource_check_and_its_naive_twin_differ_only_in_aud_and_typ(provider: str, clock: CourseClock) -> None:
+def test_the_resource_check_and_its_naive_twin_differ_only_in_aud_and_typ(
+    provider: str, clock: CourseClock
+) -> None:
     _, body = sign_in(provider)
     keys = labs.provider_keys(provider)
     with LiveServer(create_app(clock=clock), name="oauth-lab-other") as other:
@@ -168,4 +199,6 @@ def test_the_resource_check_and_its_naive_twin_differ_only_in_aud_and_typ(provid
             verify(body["access_token"], keys, provider, now + 301)
     with pytest.raises(labs.TokenRefused, match="typ"):
         labs.verify_for_api(body["id_token"], keys, provider, now)
-    assert labs.naive_verify_for_api(body["id_token"], keys, provider, now)["aud"] == "course-spa"  # the flaw
+    assert (
+        labs.naive_verify_for_api(body["id_token"], keys, provider, now)["aud"] == "course-spa"
+    )  # the flaw

@@ -15,10 +15,10 @@ Authlib assumes well-formed input in a few places; a hostile request there would
 
 from __future__ import annotations
 
-import json
-
 from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from helpers.http import oauth_error
 
 from .clients import Client
 from .pages import error_page
@@ -28,19 +28,14 @@ FORM = "application/x-www-form-urlencoded"
 MAX_VALUE = 4096
 #: Longest username or password the sign-in form reads.
 MAX_FIELD = 1024
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def oauth_error(status: int, error: str, description: str) -> Response:
-    """An RFC 6749 section 5.2 error body."""
-    body = json.dumps({"error": error, "error_description": description})
-    return Response(body, status, {"Content-Type": "application/json", **NO_STORE})
 
 
 def loopback_host() -> Response | None:
     host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     if host.lower() not in LOOPBACK_HOSTS:
-        return oauth_error(400, "invalid_request", "This server answers only on 127.0.0.1 or localhost.")
+        return oauth_error(
+            400, "invalid_request", "This server answers only on 127.0.0.1 or localhost."
+        )
     return None
 
 
@@ -56,7 +51,9 @@ def read_form() -> Response | None:
 def form_endpoint() -> Response | None:
     """The checks shared by /token, /revoke and /introspect."""
     if request.query_string:
-        return oauth_error(400, "invalid_request", "Send the parameters in the request body, not in the URL.")
+        return oauth_error(
+            400, "invalid_request", "Send the parameters in the request body, not in the URL."
+        )
     if request.mimetype != FORM:
         return oauth_error(400, "invalid_request", f"The body must be {FORM}.")
     if (refused := read_form()) is not None:
@@ -64,7 +61,9 @@ def form_endpoint() -> Response | None:
     for name in request.form:
         values = request.form.getlist(name)
         if len(values) > 1:
-            return oauth_error(400, "invalid_request", "A parameter is repeated (RFC 6749 section 3.1).")
+            return oauth_error(
+                400, "invalid_request", "A parameter is repeated (RFC 6749 section 3.1)."
+            )
         if len(values[0]) > MAX_VALUE:
             return oauth_error(400, "invalid_request", "A parameter value is too long.")
     return None
@@ -82,10 +81,14 @@ def authorization_client(clients: dict[str, Client]) -> tuple[Client | None, Res
     """The client of an authorization request whose redirect URI is registered, or an error page."""
     ids, uris = request.args.getlist("client_id"), request.args.getlist("redirect_uri")
     if len(ids) != 1 or ids[0] not in clients:
-        return None, error_page("The request names no client, several, or one this provider does not know.")
+        return None, error_page(
+            "The request names no client, several, or one this provider does not know."
+        )
     client = clients[ids[0]]
     if len(uris) != 1 or not client.check_redirect_uri(uris[0]):
-        return None, error_page("The redirect_uri is missing, repeated, or not one the client registered.")
+        return None, error_page(
+            "The redirect_uri is missing, repeated, or not one the client registered."
+        )
     return client, None
 
 

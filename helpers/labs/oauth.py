@@ -29,11 +29,11 @@ import requests
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask
 
-from .notebook.course_clock import CourseClock
-from .notebook.course_clock import clock as course_clock
-from .servers.oauth import create_app
-from .servers.oauth.clients import Client, load_clients
-from .servers.oauth.grants import S256Required
+from helpers.notebook.course_clock import CourseClock
+from helpers.notebook.course_clock import clock as course_clock
+from helpers.servers.oauth import create_app
+from helpers.servers.oauth.clients import Client, load_clients
+from helpers.servers.oauth.grants import S256Required
 
 API_AUDIENCE = "urn:course:api"
 WEB_SECRET = "course-web-secret"  # DEMO ONLY: data/oauth_clients.json stores its SHA-256
@@ -74,7 +74,9 @@ class PlainAllowed(S256Required):
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
         if data.get("code_challenge_method") == "plain" and data.get("code_challenge"):
-            return CodeChallenge.validate_code_challenge(self, grant, redirect_uri)  # Authlib's own check
+            return CodeChallenge.validate_code_challenge(
+                self, grant, redirect_uri
+            )  # Authlib's own check
         super().validate_code_challenge(grant, redirect_uri)
 
 
@@ -89,7 +91,11 @@ class CallbackRefused(Exception):
 
 def s256(verifier: str) -> str:
     """RFC 7636 section 4.2: BASE64URL(SHA256(verifier)), no padding."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
+        .rstrip(b"=")
+        .decode()
+    )
 
 
 @dataclass
@@ -110,8 +116,14 @@ class WebClient:
     def start(self, session: dict[str, Any]) -> str:
         """Begin a sign-in: remember state, nonce and verifier; return where to send the browser."""
         pending = {"state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16)}
-        query = {"response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
-                 "scope": "openid profile", "state": pending["state"], "nonce": pending["nonce"]}
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": "openid profile",
+            "state": pending["state"],
+            "nonce": pending["nonce"],
+        }
         if self.use_pkce:
             pending["verifier"] = secrets.token_urlsafe(48)
             query.update(code_challenge=s256(pending["verifier"]), code_challenge_method="S256")
@@ -129,13 +141,21 @@ class WebClient:
             raise CallbackRefused("iss is not this client's provider")
         if "code" not in query:
             raise CallbackRefused(f"the provider said {query.get('error')}")
-        form = {"grant_type": "authorization_code", "code": query["code"], "redirect_uri": self.redirect_uri}
+        form = {
+            "grant_type": "authorization_code",
+            "code": query["code"],
+            "redirect_uri": self.redirect_uri,
+        }
         if "verifier" in pending:
             form["code_verifier"] = pending["verifier"]
-        response = requests.post(f"{self.provider}/token", data=form, auth=(self.client_id, WEB_SECRET), timeout=10)
+        response = requests.post(
+            f"{self.provider}/token", data=form, auth=(self.client_id, WEB_SECRET), timeout=10
+        )
         if response.status_code != 200:
             raise CallbackRefused(f"the token endpoint said {response.json()['error']}")
-        claims = check_id_token(response.json()["id_token"], self.provider, self.client_id, pending.get("nonce"))
+        claims = check_id_token(
+            response.json()["id_token"], self.provider, self.client_id, pending.get("nonce")
+        )
         session["user"] = claims["sub"]
         return claims["sub"]
 
@@ -143,14 +163,23 @@ class WebClient:
 def provider_keys(issuer: str) -> dict[str, Any]:
     """``{kid: public key}`` from the provider's jwks_uri, found through discovery."""
     config = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
-    return {k["kid"]: jwt.PyJWK(k).key for k in requests.get(config["jwks_uri"], timeout=10).json()["keys"]}
+    return {
+        k["kid"]: jwt.PyJWK(k).key
+        for k in requests.get(config["jwks_uri"], timeout=10).json()["keys"]
+    }
 
 
 def check_id_token(id_token: str, issuer: str, client_id: str, nonce: str | None) -> dict[str, Any]:
-    """OIDC Core section 3.1.3.7: signature (jwks_uri), iss, aud, exp, and the nonce when one was sent."""
+    """OIDC Core section 3.1.3.7: signature (jwks_uri), iss, aud, exp, and the nonce if sent."""
     key = provider_keys(issuer)[jwt.get_unverified_header(id_token)["kid"]]
-    claims = jwt.decode(id_token, key, algorithms=["RS256"], issuer=issuer, audience=client_id,
-                        options={"require": ["iss", "sub", "aud", "exp", "iat"], "verify_iat": False})
+    claims = jwt.decode(
+        id_token,
+        key,
+        algorithms=["RS256"],
+        issuer=issuer,
+        audience=client_id,
+        options={"require": ["iss", "sub", "aud", "exp", "iat"], "verify_iat": False},
+    )
     if nonce is not None and claims.get("nonce") != nonce:
         raise CallbackRefused("the ID token's nonce is not the one this sign-in sent")
     return claims
@@ -162,14 +191,24 @@ class TokenRefused(Exception):
 
 
 def verify_for_api(token: str, keys: dict[str, Any], issuer: str, now: float) -> dict[str, Any]:
-    """RFC 9068 section 4: typ at+jwt, RS256 with the issuer's key, iss, aud = this API, exp (course clock)."""
+    """RFC 9068 section 4: typ at+jwt, RS256 with the issuer's key, iss, aud = this API, and exp
+    (on the course clock)."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("typ") != "at+jwt":
             raise TokenRefused("not an access token (typ is not at+jwt)")
-        claims = jwt.decode(token, keys[header["kid"]], algorithms=["RS256"], issuer=issuer, audience=API_AUDIENCE,
-                            options={"require": ["iss", "sub", "aud", "exp", "iat", "client_id"],
-                                     "verify_exp": False, "verify_iat": False})
+        claims = jwt.decode(
+            token,
+            keys[header["kid"]],
+            algorithms=["RS256"],
+            issuer=issuer,
+            audience=API_AUDIENCE,
+            options={
+                "require": ["iss", "sub", "aud", "exp", "iat", "client_id"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
     except (jwt.InvalidTokenError, KeyError) as exc:
         raise TokenRefused(f"{type(exc).__name__}: {exc}") from None
     if not now < claims["exp"]:
@@ -177,12 +216,19 @@ def verify_for_api(token: str, keys: dict[str, Any], issuer: str, now: float) ->
     return claims
 
 
-def naive_verify_for_api(token: str, keys: dict[str, Any], issuer: str, now: float) -> dict[str, Any]:
+def naive_verify_for_api(
+    token: str, keys: dict[str, Any], issuer: str, now: float
+) -> dict[str, Any]:
     """Flaw: checks the signature, iss and exp, but neither typ nor aud."""
     try:
         header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, keys[header["kid"]], algorithms=["RS256"], issuer=issuer,
-                            options={"verify_aud": False, "verify_exp": False, "verify_iat": False})
+        claims = jwt.decode(
+            token,
+            keys[header["kid"]],
+            algorithms=["RS256"],
+            issuer=issuer,
+            options={"verify_aud": False, "verify_exp": False, "verify_iat": False},
+        )
     except (jwt.InvalidTokenError, KeyError) as exc:
         raise TokenRefused(f"{type(exc).__name__}: {exc}") from None
     if not now < claims["exp"]:
