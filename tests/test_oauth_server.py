@@ -759,3 +759,32 @@ def test_the_redirect_uri_may_use_any_loopback_port(url: str) -> None:
         auth = AuthRequest(redirect_uri=redirect_uri)
         assert redeem(url, auth, get_code(url, auth)).status_code == 200
     assert REDIRECT_URI != auth.redirect_uri
+
+
+@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect"])
+@pytest.mark.parametrize(
+    "body", [b"token=\xff&client_id=course-spa&grant_type=refresh_token", b"token=%ff&x=1"]
+)
+def test_a_form_body_that_is_not_utf_8_is_invalid_request(url: str, path: str, body: bytes) -> None:
+    """RFC 6749 Appendix B: the form is UTF-8, percent-encoded; anything else is a malformed
+    request (400 invalid_request), not a client that failed to authenticate or a bad grant."""
+    response = requests.post(
+        f"{url}{path}",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic()},
+        timeout=TIMEOUT,
+    )
+    assert "UTF-8" in assert_oauth_error(response, 400, "invalid_request")["error_description"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/token"), ("GET", "/revoke"), ("PUT", "/introspect"),
+                         ("DELETE", "/userinfo")]
+)
+def test_a_wrong_method_at_an_oauth_endpoint_answers_in_rfc_6749_form(
+    url: str, method: str, path: str
+) -> None:
+    response = requests.request(method, f"{url}{path}", timeout=TIMEOUT)
+    body = assert_oauth_error(response, 405, "invalid_request")
+    assert body["error_description"] and "message" not in body
+    assert "POST" in response.headers["Allow"]

@@ -13,8 +13,15 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
-from helpers.http import MalformedAuthorization, challenge, install_json_errors, parse_authorization
+from helpers.http import (
+    MalformedAuthorization,
+    challenge,
+    install_json_errors,
+    json_error,
+    parse_authorization,
+)
 from helpers.notebook.course_clock import CourseClock
 
 from . import guards
@@ -23,6 +30,9 @@ from .identity import sign_in
 from .keys import ALGORITHM, public_jwks
 from .pages import error_page, sign_in_page
 from .provider import REALM, CourseAuthorizationServer, CourseIssuerParameter
+
+#: Endpoints whose errors RFC 6749 section 5.2 / RFC 6750 section 3 shape.
+RFC_ENDPOINTS = frozenset({"/token", "/revoke", "/introspect", "/userinfo"})
 
 
 def metadata(issuer: str) -> dict[str, Any]:
@@ -73,6 +83,16 @@ def register_routes(
     @app.errorhandler(OAuth2Error)
     def _oauth_error(error: OAuth2Error) -> Response:  # a backstop: the routes catch their own
         return server.handle_error_response(None, error)
+
+    @app.errorhandler(MethodNotAllowed)
+    def _wrong_method(error: MethodNotAllowed) -> Response:
+        """The OAuth endpoints answer even a wrong method in RFC 6749 section 5.2's form."""
+        allow = dict(error.get_headers()).get("Allow", "")
+        if request.path not in RFC_ENDPOINTS:
+            return json_error(405, "method_not_allowed", error.description, {"Allow": allow})
+        return guards.oauth_error(
+            405, "invalid_request", f"{request.path} takes {allow}.", {"Allow": allow}
+        )
 
     @app.get("/.well-known/openid-configuration")
     @app.get("/.well-known/oauth-authorization-server")

@@ -15,6 +15,8 @@ Authlib assumes well-formed input in a few places; a hostile request there would
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -48,6 +50,26 @@ def read_form() -> Response | None:
     return None
 
 
+def utf8_form() -> Response | None:
+    """RFC 6749 Appendix B: the form is ASCII on the wire and UTF-8 once percent-decoded.
+
+    werkzeug drops or replaces what does not decode, so that a client's parameters
+    would silently vanish (``invalid_client`` for a client that did name itself); it is
+    refused here as the malformed request it is. The body stays cached for the form parser.
+    """
+    try:
+        data = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return oauth_error(413, "invalid_request", "The request body is too large.")
+    try:
+        parse_qsl(data.decode("ascii"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return oauth_error(
+            400, "invalid_request", "The body is not UTF-8, percent-encoded (RFC 6749 Appendix B)."
+        )
+    return None
+
+
 def form_endpoint() -> Response | None:
     """The checks shared by /token, /revoke and /introspect."""
     if request.query_string:
@@ -56,7 +78,7 @@ def form_endpoint() -> Response | None:
         )
     if request.mimetype != FORM:
         return oauth_error(400, "invalid_request", f"The body must be {FORM}.")
-    if (refused := read_form()) is not None:
+    if (refused := utf8_form() or read_form()) is not None:
         return refused
     for name in request.form:
         values = request.form.getlist(name)
