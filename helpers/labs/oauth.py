@@ -6,9 +6,12 @@ one rule changed (tests/test_oauth_labs.py proves that the rest still holds):
 
 * servers (the course ``oauth`` server, one rule changed through ``create_app``):
   :func:`prefix_redirect_app` matches redirect URIs by prefix, :func:`optional_pkce_app`
-  lets a client skip PKCE, :func:`plain_pkce_app` accepts ``code_challenge_method=plain``;
-* a client: :class:`WebClient`, the back end of the confidential client ``course-web``,
-  and two twins: ``check_state=False`` (no state check) and ``use_pkce=False`` (no PKCE);
+  lets a client skip PKCE, :func:`plain_pkce_app` accepts ``code_challenge_method=plain``,
+  :func:`replayable_code_app` lets a code be redeemed more than once;
+* a client: :class:`WebClient`, the back end of a client (``course-web`` by default), and
+  three twins: ``check_state=False`` (no state check), ``use_pkce=False`` (no PKCE) and
+  ``check_iss=False`` (no RFC 9207 ``iss`` check, open to a mix-up);
+* an attacker's provider for the mix-up, :func:`mix_up_provider` (not a lab: Mallory's);
 * a resource server's token check: :func:`verify_for_api` and :func:`naive_verify_for_api`,
   which forgets ``aud`` and ``typ``.
 
@@ -27,13 +30,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import requests
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Flask
+from flask import Flask, Response, redirect, request
 
+from helpers.http import install_json_errors, oauth_error
 from helpers.notebook.course_clock import CourseClock
 from helpers.notebook.course_clock import clock as course_clock
 from helpers.servers.oauth import create_app
 from helpers.servers.oauth.clients import Client, load_clients
 from helpers.servers.oauth.grants import S256Required
+from helpers.servers.oauth.storage import OAuthStore
 
 API_AUDIENCE = "urn:course:api"
 WEB_SECRET = "course-web-secret"  # DEMO ONLY: data/oauth_clients.json stores its SHA-256
@@ -84,7 +89,18 @@ def plain_pkce_app(clock: CourseClock = course_clock) -> Flask:
     return create_app(clock=clock, pkce=PlainAllowed(required=True))
 
 
-# -- a confidential client's back end, and its naive twin --------------------------------
+class ReusableCodes(OAuthStore):
+    """Flaw: a code is never marked spent, so the same token request works again and again."""
+
+    def spend_code(self, code_hash: str) -> bool:
+        return True
+
+
+def replayable_code_app(clock: CourseClock = course_clock) -> Flask:
+    return create_app(clock=clock, store=ReusableCodes())
+
+
+# -- a client's back end, and its naive twins ---------------------------------------------
 class CallbackRefused(Exception):
     """The client refused what came back to its redirect URI."""
 
@@ -102,20 +118,32 @@ def s256(verifier: str) -> str:
 class WebClient:
     """``course-web``'s back end. ``session`` is the dict it keeps per browser (behind a cookie).
 
-    Two naive twins, one flaw each: ``check_state=False`` does not tie the callback to a
+    Three naive twins, one flaw each: ``check_state=False`` does not tie the callback to a
     sign-in this browser started, so it uses whatever pending sign-in the session has, or
-    none; ``use_pkce=False`` sends no code challenge (it relies on its client secret alone).
+    none; ``use_pkce=False`` sends no code challenge (it relies on its client secret alone);
+    ``check_iss=False`` does not compare the response's ``iss`` with the provider the
+    sign-in was started at. ``client_secret=None`` makes it a public client (``course-spa``).
+    ``start(session, provider=...)`` signs in at another provider than the default one: a
+    client that offers several providers remembers, per sign-in, which one the user chose.
     """
 
     provider: str
     redirect_uri: str = "http://127.0.0.1:8765/callback"
     check_state: bool = True
     use_pkce: bool = True
+    check_iss: bool = True
     client_id: str = "course-web"
+    client_secret: str | None = WEB_SECRET
 
-    def start(self, session: dict[str, Any]) -> str:
-        """Begin a sign-in: remember state, nonce and verifier; return where to send the browser."""
-        pending = {"state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16)}
+    def start(self, session: dict[str, Any], provider: str | None = None) -> str:
+        """Begin a sign-in: remember provider, state, nonce and verifier; return where to send
+        the browser."""
+        provider = provider or self.provider
+        pending = {
+            "provider": provider,
+            "state": secrets.token_urlsafe(16),
+            "nonce": secrets.token_urlsafe(16),
+        }
         query = {
             "response_type": "code",
             "client_id": self.client_id,
@@ -128,7 +156,7 @@ class WebClient:
             pending["verifier"] = secrets.token_urlsafe(48)
             query.update(code_challenge=s256(pending["verifier"]), code_challenge_method="S256")
         session["pending"] = pending
-        return f"{self.provider}/authorize?{urlencode(query)}"
+        return f"{provider}/authorize?{urlencode(query)}"
 
     def callback(self, session: dict[str, Any], location: str) -> str:
         """Handle the browser's return to the redirect URI; sign the session in; return the user."""
@@ -137,8 +165,9 @@ class WebClient:
         if self.check_state and (pending is None or query.get("state") != pending["state"]):
             raise CallbackRefused("state does not match a sign-in this browser started")
         pending = pending or {}
-        if query.get("iss") != self.provider:  # RFC 9207: the response must come from our provider
-            raise CallbackRefused("iss is not this client's provider")
+        provider = pending.get("provider", self.provider)
+        if self.check_iss and query.get("iss") != provider:  # RFC 9207 section 2.4
+            raise CallbackRefused("iss is not the provider this sign-in was started at")
         if "code" not in query:
             raise CallbackRefused(f"the provider said {query.get('error')}")
         form = {
@@ -148,16 +177,41 @@ class WebClient:
         }
         if "verifier" in pending:
             form["code_verifier"] = pending["verifier"]
-        response = requests.post(
-            f"{self.provider}/token", data=form, auth=(self.client_id, WEB_SECRET), timeout=10
-        )
+        if self.client_secret is None:  # a public client names itself
+            form["client_id"] = self.client_id
+        auth = None if self.client_secret is None else (self.client_id, self.client_secret)
+        response = requests.post(f"{provider}/token", data=form, auth=auth, timeout=10)
         if response.status_code != 200:
             raise CallbackRefused(f"the token endpoint said {response.json()['error']}")
         claims = check_id_token(
-            response.json()["id_token"], self.provider, self.client_id, pending.get("nonce")
+            response.json()["id_token"], provider, self.client_id, pending.get("nonce")
         )
         session["user"] = claims["sub"]
         return claims["sub"]
+
+
+def mix_up_provider(honest: str) -> Flask:
+    """Mallory's provider, which a client also offers: it sends every sign-in on to ``honest``.
+
+    ``/authorize`` redirects the browser to the honest provider's ``/authorize`` with the
+    same request, so the user signs in *there* and the honest code comes back to the
+    client's redirect URI; ``/token`` keeps whatever the client sends (code, verifier) in
+    ``app.extensions["captured"]`` (RFC 9700 section 4.4.1).
+    """
+    app = install_json_errors(Flask("mix-up-provider"))
+    captured: list[dict[str, str]] = []
+    app.extensions["captured"] = captured
+
+    @app.get("/authorize")
+    def authorize() -> Response:
+        return redirect(f"{honest}/authorize?{request.query_string.decode('ascii', 'replace')}")
+
+    @app.post("/token")
+    def token() -> Response:
+        captured.append(dict(request.form))
+        return oauth_error(400, "invalid_grant", "Nothing to see here.")
+
+    return app
 
 
 def provider_keys(issuer: str) -> dict[str, Any]:

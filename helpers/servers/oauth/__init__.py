@@ -58,17 +58,18 @@ def create_app(
     id_token_ttl: int = ID_TOKEN_TTL,
     clients: dict[str, Client] | None = None,
     pkce: CodeChallenge | None = None,
+    store: OAuthStore | None = None,
 ) -> Flask:
     """The ``oauth`` server. ``db``: SQLite file (default: a fresh in-memory database).
 
     ``issuer`` defaults to the URL the server listens on. ``clients`` (default: the
-    registrations in ``data/oauth_clients.json``) and ``pkce`` (default: S256 required of
-    every client) exist so that chapter 10's naive labs can change exactly one rule. The store
-    is at ``app.extensions["oauth_store"]``, the Authlib server at
-    ``app.extensions["oauth_server"]``.
+    registrations in ``data/oauth_clients.json``), ``pkce`` (default: S256 required of
+    every client) and ``store`` (default: ``OAuthStore(db)``) exist so that chapter 10's
+    naive labs can change exactly one rule. The store is at ``app.extensions["oauth_store"]``,
+    the Authlib server at ``app.extensions["oauth_server"]``.
     """
     app = Flask(__name__)
-    store = OAuthStore(db)
+    store = store if store is not None else OAuthStore(db)
     clients = clients if clients is not None else load_clients()
     issuer_of = (lambda: issuer) if issuer is not None else listening_url
     server = CourseAuthorizationServer(
