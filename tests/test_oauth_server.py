@@ -788,3 +788,25 @@ def test_a_wrong_method_at_an_oauth_endpoint_answers_in_rfc_6749_form(
     body = assert_oauth_error(response, 405, "invalid_request")
     assert body["error_description"] and "message" not in body
     assert "POST" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("path", ["/token", "/revoke"])
+@pytest.mark.parametrize(
+    "authorization", ["Basic !!!", "Basic", "Basic " + base64.b64encode(b"no-colon").decode(),
+                      "Bearer abc", "Digest username=x"]
+)
+def test_a_failed_header_authentication_is_invalid_client_even_with_a_client_id(
+    url: str, spa_login: Any, path: str, authorization: str
+) -> None:
+    """RFC 6749 section 5.2: a client that tried the Authorization header and failed (or used a
+    method the server does not support) gets 401 invalid_client, not a fall-back to the public
+    client named in the body."""
+    _, body = spa_login
+    data = {"client_id": "course-spa", "token": "unknown-token",
+            "grant_type": "refresh_token", "refresh_token": "unknown-token"}
+    response = requests.post(
+        f"{url}{path}", data=data, headers={"Authorization": authorization}, timeout=TIMEOUT
+    )
+    assert_oauth_error(response, 401, "invalid_client")
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    assert userinfo(url, body["access_token"]).status_code == 200

@@ -72,10 +72,20 @@ def authenticate_client_secret_basic(
     A client that sends Basic credentials is judged by them alone: a wrong secret, an
     unknown client or a second, different ``client_id`` in the body is ``invalid_client``
     (401), never a fall-back to another method (RFC 6749 section 2.3: one method per request).
+    So is any other ``Authorization`` header (malformed Basic, or a scheme this server does not
+    take, such as Bearer): RFC 6749 section 5.2 counts an attempt through the header that fails,
+    or an unsupported method, as ``invalid_client``.
     """
-    credentials = basic_credentials(request.headers.get("Authorization"))
-    if credentials is None or not credentials[1]:
-        return None  # no Basic credentials (a public client names itself in the body)
+    authorization = request.headers.get("Authorization")
+    if not authorization:
+        return None  # no header: a public client names itself in the body
+    credentials = basic_credentials(authorization)
+    if credentials is None:
+        raise InvalidClientError(
+            status_code=401, description="The Authorization header is not valid Basic credentials."
+        )
+    if not credentials[1]:
+        return None  # Basic with an empty secret: a public client, judged by the 'none' method
     client_id, secret = credentials
     named = request.payload.data.get("client_id")
     client = query_client(client_id)
