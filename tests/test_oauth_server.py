@@ -810,3 +810,16 @@ def test_a_failed_header_authentication_is_invalid_client_even_with_a_client_id(
     assert_oauth_error(response, 401, "invalid_client")
     assert response.headers["WWW-Authenticate"].startswith("Basic ")
     assert userinfo(url, body["access_token"]).status_code == 200
+
+
+def test_userinfo_refuses_a_token_sent_two_ways(url: str, spa_login: Any) -> None:
+    """RFC 6750 section 2: one method per request; section 3.1: more than one is invalid_request."""
+    _, body = spa_login
+    response = requests.get(
+        f"{url}/userinfo",
+        params={"access_token": body["access_token"]},
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        timeout=TIMEOUT,
+    )
+    assert_oauth_error(response, 400, "invalid_request")
+    assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]

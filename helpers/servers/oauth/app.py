@@ -188,6 +188,11 @@ def register_routes(
                 str(malformed),
                 {"WWW-Authenticate": challenge("Bearer", realm=REALM, error="invalid_request")},
             )
+        if credentials is not None and "access_token" in request.args:
+            return guards.oauth_error(  # RFC 6750 section 2: one method per request
+                400, "invalid_request", "Send the access token one way only, not also in the URI.",
+                {"WWW-Authenticate": challenge("Bearer", realm=REALM, error="invalid_request")},
+            )
         if credentials is None or credentials.scheme != "bearer":
             return guards.oauth_error(
                 401,
