@@ -10,17 +10,21 @@
 * :func:`read_json_object` and :func:`string_field`: the one request-body reader
   (size cap, content type, JSON syntax, duplicate member names, an object at the top).
 * :func:`parse_authorization` and :func:`challenge`: the ``Authorization`` header read
-  and a ``WWW-Authenticate`` challenge written, for RFC 6750's 400/401 split.
+  and a ``WWW-Authenticate`` challenge written, for RFC 6750's 400/401 split;
+  :func:`basic_credentials` decodes Basic credentials (RFC 7617, RFC 6749 section 2.3.1).
 * :func:`guard_cookie_size`: the one cookie-size guard (431 for a huge Cookie header).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
@@ -217,11 +221,15 @@ class MalformedAuthorization(ValueError):
 
 @dataclass(frozen=True)
 class Credentials:
-    """One Authorization header, split: ``scheme`` lower-cased, ``token`` the b64token or None."""
+    """One Authorization header, split: ``scheme`` lower-cased, ``token`` the b64token or None.
+
+    ``rest`` is what follows the scheme, as sent (None when nothing does).
+    """
 
     scheme: str
     token: str | None
     raw: str
+    rest: str | None = None
 
 
 def parse_authorization(values: list[str]) -> Credentials | None:
@@ -243,13 +251,33 @@ def parse_authorization(values: list[str]) -> Credentials | None:
         raise MalformedAuthorization("the Authorization header is not '<scheme> <credentials>'")
     scheme, rest = parsed.group("scheme").lower(), parsed.group("rest")
     if scheme not in ("bearer", "dpop"):
-        return Credentials(scheme, None, raw)
+        return Credentials(scheme, None, raw, rest)
     if not rest:
         raise MalformedAuthorization(f"no token after {parsed.group('scheme')}")
     if not B64TOKEN.fullmatch(rest):
         raise MalformedAuthorization(
             "the Authorization header must carry exactly one token of b64token characters")
-    return Credentials(scheme, rest, raw)
+    return Credentials(scheme, rest, raw, rest)
+
+
+def basic_credentials(credentials: Credentials | None) -> tuple[str, str] | None:
+    """``(user_id, password)`` of ``Basic`` credentials, or None when they are not valid Basic.
+
+    RFC 7617 section 2: base64 of ``user-id ":" password`` in UTF-8; RFC 6749 section 2.3.1
+    form-urlencodes both parts of a client's id and secret before that. Anything else (another
+    scheme, not base64, not UTF-8, no colon, no user id) is None: decoded strictly, so that
+    hostile input is a failed authentication, never an exception.
+    """
+    if credentials is None or credentials.scheme != "basic" or not credentials.rest:
+        return None
+    try:
+        decoded = base64.b64decode(credentials.rest.encode("ascii"), validate=True).decode("utf-8")
+    except (UnicodeError, binascii.Error, ValueError):
+        return None
+    user_id, colon, password = decoded.partition(":")
+    if not colon or not user_id:
+        return None
+    return unquote(user_id), unquote(password)
 
 
 def challenge(scheme: str, **params: str | None) -> str:

@@ -10,17 +10,15 @@ The subclass adds what the course contract asks on top of Authlib's defaults:
   ``invalid_client`` is always a 401 with a ``Basic`` challenge, and no other token
   endpoint error is a 401 (Authlib answers an unknown ``token_type_hint`` with a 401
   that has no challenge at all);
-* HTTP Basic client credentials are parsed strictly: Authlib's own parser decodes them
-  with no guard against non-ASCII or non-UTF-8 input, which would be a 500.
+* HTTP Basic client credentials are parsed strictly (``helpers.http.basic_credentials``):
+  Authlib's own parser decodes them with no guard against non-ASCII or non-UTF-8 input,
+  which would be a 500.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
@@ -28,7 +26,13 @@ from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 
-from helpers.http import NO_STORE, challenge
+from helpers.http import (
+    NO_STORE,
+    MalformedAuthorization,
+    basic_credentials,
+    challenge,
+    parse_authorization,
+)
 from helpers.notebook.course_clock import CourseClock
 from helpers.users import DemoUser
 
@@ -42,32 +46,10 @@ from .storage import OAuthStore
 REALM = "oauth"
 
 
-def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
-    """``(client_id, client_secret)`` from ``Authorization: Basic ...`` (RFC 6749 §2.3.1), or None.
-
-    Anything malformed (not Basic, not base64, not UTF-8, no colon) is simply not Basic
-    credentials: the client then has not authenticated, which is ``invalid_client``.
-    """
-    if not authorization:
-        return None
-    scheme, _, encoded = authorization.strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded.strip():
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip().encode("ascii"), validate=True).decode("utf-8")
-    except (UnicodeError, binascii.Error, ValueError):
-        return None
-    client_id, colon, secret = decoded.partition(":")
-    if not colon or not client_id:
-        return None
-    # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64
-    return unquote(client_id), unquote(secret)
-
-
 def authenticate_client_secret_basic(
     query_client: Callable[[str], Any], request: Any
 ) -> Client | None:
-    """Authlib's ``client_secret_basic`` method, with the strict parser above.
+    """Authlib's ``client_secret_basic`` method, with the course's strict Basic decoder.
 
     A client that sends Basic credentials is judged by them alone: a wrong secret, an
     unknown client or a second, different ``client_id`` in the body is ``invalid_client``
@@ -79,7 +61,10 @@ def authenticate_client_secret_basic(
     authorization = request.headers.get("Authorization")
     if not authorization:
         return None  # no header: a public client names itself in the body
-    credentials = basic_credentials(authorization)
+    try:
+        credentials = basic_credentials(parse_authorization([authorization]))
+    except MalformedAuthorization:
+        credentials = None
     if credentials is None:
         raise InvalidClientError(
             status_code=401, description="The Authorization header is not valid Basic credentials."
