@@ -823,3 +823,10 @@ def test_userinfo_refuses_a_token_sent_two_ways(url: str, spa_login: Any) -> Non
     )
     assert_oauth_error(response, 400, "invalid_request")
     assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
+    response = requests.post(  # the form-encoded body method (RFC 6750 section 2.2) too
+        f"{url}/userinfo",
+        data={"access_token": body["access_token"]},
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        timeout=TIMEOUT,
+    )
+    assert_oauth_error(response, 400, "invalid_request")

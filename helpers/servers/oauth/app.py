@@ -188,9 +188,9 @@ def register_routes(
                 str(malformed),
                 {"WWW-Authenticate": challenge("Bearer", realm=REALM, error="invalid_request")},
             )
-        if credentials is not None and "access_token" in request.args:
+        if credentials is not None and guards.access_token_in_uri_or_body():
             return guards.oauth_error(  # RFC 6750 section 2: one method per request
-                400, "invalid_request", "Send the access token one way only, not also in the URI.",
+                400, "invalid_request", "Send the access token one way only: in the header.",
                 {"WWW-Authenticate": challenge("Bearer", realm=REALM, error="invalid_request")},
             )
         if credentials is None or credentials.scheme != "bearer":

@@ -120,3 +120,18 @@ def sign_in_fields() -> tuple[str, str, str] | None:
     if any(len(value) > MAX_FIELD for value in fields):
         return None
     return fields  # type: ignore[return-value]
+
+
+def access_token_in_uri_or_body() -> bool:
+    """Does the request also carry ``access_token`` in the URI or a form body (RFC 6750 2.2-2.3)?
+
+    A body over the cap is not read: it cannot count as a second method.
+    """
+    if "access_token" in request.args:
+        return True
+    if request.method != "POST" or request.mimetype != FORM:
+        return False
+    try:
+        return "access_token" in request.form
+    except RequestEntityTooLarge:
+        return False
