@@ -6,6 +6,8 @@
   says so: notebooks show it with ``inspect.getsource`` rather than copy it;
 * :mod:`helpers.http`, :mod:`helpers.users`, :mod:`helpers.stores`: the HTTP contract, the
   demo users with their password check, and the stores behind the servers.
+* :mod:`helpers.labs`: attack labs, naive twins of a server's or client's piece that are
+  each open to one flaw (chapter 10's are :mod:`helpers.labs.oauth`).
 
 Notebooks import what they need from here: ``from helpers import serve, show_exchange, clock``.
 """

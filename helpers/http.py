@@ -4,6 +4,7 @@
   ``{"error": "<short_code>", "message": "<sentence>"}``; endpoints whose RFC sets the
   error format (RFC 6749 section 5.2 token endpoints, RFC 6750 resource errors) pass
   ``field=ERROR_DESCRIPTION`` and answer ``{"error", "error_description"}``.
+* :func:`oauth_error`: that body in RFC 6749 section 5.2's form, with ``Cache-Control: no-store``.
 * :func:`install_json_errors`: every HTTP error of an app as that JSON body, bodies capped
   at :data:`MAX_BODY_BYTES`, and a genuine bug a logged JSON 500.
 * :func:`read_json_object` and :func:`string_field`: the one request-body reader
@@ -11,16 +12,20 @@
 * :func:`parse_authorization`, :func:`challenge` and :func:`challenges`: the
   ``Authorization`` header read and ``WWW-Authenticate`` challenges written (``Bearer``
   and ``DPoP`` spelled as RFC 6750 and RFC 9449 spell them), for RFC 6750's 400/401 split.
+  :func:`basic_credentials` decodes Basic credentials (RFC 7617, RFC 6749 section 2.3.1).
 * :func:`guard_cookie_size`: the one cookie-size guard (431 for a huge Cookie header).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
@@ -58,6 +63,17 @@ def json_error(
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def oauth_error(status: int, error: str, description: str,
+                headers: Mapping[str, str] | None = None) -> Response:
+    """An RFC 6749 section 5.2 / RFC 6750 error body ``{"error", "error_description"}``, never
+    cached (RFC 6749 section 5.1)."""
+    # Production note: a description that names the exact check that failed teaches the
+    # course, but it is a probing oracle for an attacker; a production server answers
+    # tersely (the error code alone) and keeps the detail in its logs.
+    return json_error(status, error, description, {**NO_STORE, **(headers or {})},
+                      field=ERROR_DESCRIPTION)
 
 
 def no_content() -> Response:
@@ -214,11 +230,15 @@ class MalformedAuthorization(ValueError):
 
 @dataclass(frozen=True)
 class Credentials:
-    """One Authorization header, split: ``scheme`` lower-cased, ``token`` the b64token or None."""
+    """One Authorization header, split: ``scheme`` lower-cased, ``token`` the b64token or None.
+
+    ``rest`` is what follows the scheme, as sent (None when nothing does).
+    """
 
     scheme: str
     token: str | None
     raw: str
+    rest: str | None = None
 
 
 def parse_authorization(values: list[str]) -> Credentials | None:
@@ -242,14 +262,34 @@ def parse_authorization(values: list[str]) -> Credentials | None:
         raise MalformedAuthorization("the Authorization header is not '<scheme> <credentials>'")
     scheme, rest = parsed.group("scheme").lower(), parsed.group("rest")
     if scheme not in ("bearer", "dpop"):
-        return Credentials(scheme, None, raw)
+        return Credentials(scheme, None, raw, rest)
     if not rest:
         raise MalformedAuthorization(f"no token after {parsed.group('scheme')}", scheme)
     if not B64TOKEN.fullmatch(rest):
         raise MalformedAuthorization(
             "the Authorization header must carry exactly one token of b64token characters",
             scheme)
-    return Credentials(scheme, rest, raw)
+    return Credentials(scheme, rest, raw, rest)
+
+
+def basic_credentials(credentials: Credentials | None) -> tuple[str, str] | None:
+    """``(user_id, password)`` of ``Basic`` credentials, or None when they are not valid Basic.
+
+    RFC 7617 section 2: base64 of ``user-id ":" password`` in UTF-8; RFC 6749 section 2.3.1
+    form-urlencodes both parts of a client's id and secret before that. Anything else (another
+    scheme, not base64, not UTF-8, no colon, no user id) is None: decoded strictly, so that
+    hostile input is a failed authentication, never an exception.
+    """
+    if credentials is None or credentials.scheme != "basic" or not credentials.rest:
+        return None
+    try:
+        decoded = base64.b64decode(credentials.rest.encode("ascii"), validate=True).decode("utf-8")
+    except (UnicodeError, binascii.Error, ValueError):
+        return None
+    user_id, colon, password = decoded.partition(":")
+    if not colon or not user_id:
+        return None
+    return unquote(user_id), unquote(password)
 
 
 def challenges(*parts: str) -> str:

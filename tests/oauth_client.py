@@ -23,7 +23,9 @@ PASSWORDS = {"alice": "wonderland", "bob": "builder"}
 
 
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
 
 
 def basic(client_id: str = "course-web", secret: str = WEB_SECRET) -> str:
@@ -42,9 +44,16 @@ class AuthRequest:
     verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
 
     def params(self, **override: Any) -> dict[str, Any]:
-        params = {"response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
-                  "scope": self.scope, "state": self.state, "nonce": self.nonce,
-                  "code_challenge": s256(self.verifier), "code_challenge_method": "S256"}
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": self.scope,
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": s256(self.verifier),
+            "code_challenge_method": "S256",
+        }
         params.update(override)
         return {k: v for k, v in params.items() if v is not None}
 
@@ -55,13 +64,26 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items()}
 
 
-def authorize(url: str, auth: AuthRequest, username: str = "alice", password: str | None = None,
-              consent: str = "allow", **override: Any) -> requests.Response:
+def authorize(
+    url: str,
+    auth: AuthRequest,
+    username: str = "alice",
+    password: str | None = None,
+    consent: str = "allow",
+    **override: Any,
+) -> requests.Response:
     """POST the sign-in form for ``auth`` (the query string carries the authorization request)."""
-    form = {"username": username, "password": PASSWORDS.get(username, "") if password is None else password,
-            "consent": consent}
-    return requests.post(f"{url}/authorize?{urlencode(auth.params(**override))}", data=form,
-                         allow_redirects=False, timeout=TIMEOUT)
+    form = {
+        "username": username,
+        "password": PASSWORDS.get(username, "") if password is None else password,
+        "consent": consent,
+    }
+    return requests.post(
+        f"{url}/authorize?{urlencode(auth.params(**override))}",
+        data=form,
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
 
 
 def get_code(url: str, auth: AuthRequest, username: str = "alice") -> str:
@@ -72,7 +94,9 @@ def get_code(url: str, auth: AuthRequest, username: str = "alice") -> str:
     return query["code"]
 
 
-def token_request(url: str, data: dict[str, Any], client_id: str = "course-spa", **kwargs: Any) -> requests.Response:
+def token_request(
+    url: str, data: dict[str, Any], client_id: str = "course-spa", **kwargs: Any
+) -> requests.Response:
     headers = dict(kwargs.pop("headers", {}))
     if client_id == "course-web":
         headers.setdefault("Authorization", basic())
@@ -82,14 +106,20 @@ def token_request(url: str, data: dict[str, Any], client_id: str = "course-spa",
 
 
 def redeem(url: str, auth: AuthRequest, code: str, **override: Any) -> requests.Response:
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": auth.redirect_uri,
-            "code_verifier": auth.verifier, **override}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": auth.redirect_uri,
+        "code_verifier": auth.verifier,
+        **override,
+    }
     return token_request(url, {k: v for k, v in data.items() if v is not None}, auth.client_id)
 
 
-def sign_in(url: str, client_id: str = "course-spa", username: str = "alice",
-            scope: str = "openid profile") -> tuple[AuthRequest, dict[str, Any]]:
-    """The whole flow: authorization request, sign-in, code, token request. Returns the token response."""
+def sign_in(
+    url: str, client_id: str = "course-spa", username: str = "alice", scope: str = "openid profile"
+) -> tuple[AuthRequest, dict[str, Any]]:
+    """The whole flow: authorization request, sign-in, code, token request; the token response."""
     auth = AuthRequest(client_id=client_id, scope=scope)
     response = redeem(url, auth, get_code(url, auth, username))
     assert response.status_code == 200, response.text
@@ -97,22 +127,32 @@ def sign_in(url: str, client_id: str = "course-spa", username: str = "alice",
 
 
 def refresh(url: str, refresh_token: str, client_id: str = "course-spa") -> requests.Response:
-    return token_request(url, {"grant_type": "refresh_token", "refresh_token": refresh_token}, client_id)
+    return token_request(
+        url, {"grant_type": "refresh_token", "refresh_token": refresh_token}, client_id
+    )
 
 
 def userinfo(url: str, access_token: str) -> requests.Response:
-    return requests.get(f"{url}/userinfo", headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMEOUT)
+    return requests.get(
+        f"{url}/userinfo", headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMEOUT
+    )
 
 
 def introspect(url: str, token: str, authorization: str | None = None) -> requests.Response:
-    return requests.post(f"{url}/introspect", data={"token": token},
-                         headers={"Authorization": authorization or basic()}, timeout=TIMEOUT)
+    return requests.post(
+        f"{url}/introspect",
+        data={"token": token},
+        headers={"Authorization": authorization or basic()},
+        timeout=TIMEOUT,
+    )
 
 
 def revoke(url: str, token: str, client_id: str = "course-spa", **extra: str) -> requests.Response:
     data = {"token": token, **extra}
     if client_id == "course-web":
-        return requests.post(f"{url}/revoke", data=data, headers={"Authorization": basic()}, timeout=TIMEOUT)
+        return requests.post(
+            f"{url}/revoke", data=data, headers={"Authorization": basic()}, timeout=TIMEOUT
+        )
     return requests.post(f"{url}/revoke", data={"client_id": client_id, **data}, timeout=TIMEOUT)
 
 
@@ -123,12 +163,16 @@ def jwks_keys(url: str) -> dict[str, Any]:
     return {k["kid"]: jwt.PyJWK(k).key for k in jwks["keys"]}
 
 
-def validate_id_token(url: str, id_token: str, auth: AuthRequest, now: float | None = None) -> dict[str, Any]:
+def validate_id_token(
+    url: str, id_token: str, auth: AuthRequest, now: float | None = None
+) -> dict[str, Any]:
     """OIDC Core section 3.1.3.7: signature with the jwks_uri key, iss, aud, exp, iat, nonce."""
     header = jwt.get_unverified_header(id_token)
     key = jwks_keys(url)[header["kid"]]
     options = {"require": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce"]}
-    claims = jwt.decode(id_token, key, algorithms=["RS256"], audience=auth.client_id, issuer=url, options=options)
+    claims = jwt.decode(
+        id_token, key, algorithms=["RS256"], audience=auth.client_id, issuer=url, options=options
+    )
     assert claims["nonce"] == auth.nonce
     return claims
 
@@ -139,4 +183,11 @@ def validate_access_token(url: str, access_token: str) -> dict[str, Any]:
     assert header["typ"] == "at+jwt"
     key = jwks_keys(url)[header["kid"]]
     options = {"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"]}
-    return jwt.decode(access_token, key, algorithms=["RS256"], audience="urn:course:api", issuer=url, options=options)
+    return jwt.decode(
+        access_token,
+        key,
+        algorithms=["RS256"],
+        audience="urn:course:api",
+        issuer=url,
+        options=options,
+    )

@@ -87,3 +87,13 @@ def test_no_assert_statements_in_helpers() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         asserts = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
         assert not asserts, (str(path.relative_to(ROOT)), asserts)
+
+
+def test_lab_code_lives_in_helpers_labs_and_nothing_below_depends_on_it() -> None:
+    """Naive twins are lesson material: a server, store or plumbing module never imports them."""
+    edges = graph()
+    assert "helpers.labs.oauth" in edges  # the oauth labs live under helpers/labs/
+    assert not (HELPERS / "oauth_labs.py").exists()
+    for name, targets in edges.items():
+        if not name.startswith("helpers.labs"):
+            assert not any(t.startswith("helpers.labs") for t in targets), (name, targets)

@@ -28,7 +28,10 @@ def test_sign_in_form_allow_and_deny_reach_the_callback(browser, server: CliServ
     context = browser.new_context()
     context.set_default_timeout(10_000)
     page = context.new_page()
-    page.route(REDIRECT_URI.rsplit("/", 1)[0] + "/**", lambda route: route.fulfill(status=200, body="callback"))
+    page.route(
+        REDIRECT_URI.rsplit("/", 1)[0] + "/**",
+        lambda route: route.fulfill(status=200, body="callback"),
+    )
     try:
         auth = AuthRequest()
         page.goto(f"{server.url}/authorize?{urlencode(auth.params())}")

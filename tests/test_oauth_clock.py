@@ -41,14 +41,21 @@ def url(clock: CourseClock) -> Iterator[str]:
 
 
 def unverified_times(token: str, url: str) -> dict[str, Any]:
-    """Signature, iss and aud checked; exp and iat read, not checked (PyJWT would use the wall clock)."""
+    """Signature, iss and aud checked; exp and iat read, not checked (PyJWT uses the wall clock)."""
     key = jwks_keys(url)[jwt.get_unverified_header(token)["kid"]]
-    return jwt.decode(token, key, algorithms=["RS256"], issuer=url,
-                      options={"verify_exp": False, "verify_iat": False, "verify_aud": False})
+    return jwt.decode(
+        token,
+        key,
+        algorithms=["RS256"],
+        issuer=url,
+        options={"verify_exp": False, "verify_iat": False, "verify_aud": False},
+    )
 
 
 @pytest.mark.parametrize(("delay", "works"), [(59, True), (60, False), (3600, False)])
-def test_a_code_lives_at_most_60_seconds(url: str, clock: CourseClock, delay: float, works: bool) -> None:
+def test_a_code_lives_at_most_60_seconds(
+    url: str, clock: CourseClock, delay: float, works: bool
+) -> None:
     auth = AuthRequest()
     code = get_code(url, auth)
     with clock.moved(delay):
@@ -103,13 +110,16 @@ def test_each_app_has_its_own_store(clock: CourseClock) -> None:
     with LiveServer(first, name="oauth-a") as a, LiveServer(second, name="oauth-b") as b:
         _, body = sign_in(a.url)
         assert userinfo(a.url, body["access_token"]).status_code == 200
-        assert userinfo(b.url, body["access_token"]).status_code == 401  # another issuer, another store
+        assert (
+            userinfo(b.url, body["access_token"]).status_code == 401
+        )  # another issuer, another store
     assert first.extensions["oauth_store"].counts()["tokens"] == 2
     assert second.extensions["oauth_store"].counts() == {"grants": 0, "codes": 0, "tokens": 0}
 
 
 def test_the_database_file_holds_hashes_only(tmp_path: Any, clock: CourseClock) -> None:
     import sqlite3
+
     path = tmp_path / "oauth.db"
     app = create_app(str(path), clock=clock)
     with LiveServer(app, name="oauth-db") as live:

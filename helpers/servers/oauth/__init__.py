@@ -3,7 +3,8 @@
 The protocol is the lesson; the server is a well-kept library (Authlib 1.9), configured
 to the course contract:
 
-* discovery at ``/.well-known/openid-configuration`` and ``/.well-known/oauth-authorization-server``;
+* discovery at ``/.well-known/openid-configuration`` and
+  ``/.well-known/oauth-authorization-server``;
 * ``GET /authorize`` (sign-in-and-consent form) and ``POST /authorize`` (-> 302 with
   ``code``, ``state`` and ``iss``); PKCE with S256 required of every client;
 * ``POST /token``: authorization code (single use, at most 60 s) and refresh token
@@ -31,7 +32,7 @@ from helpers.users import load_users
 from .app import install
 from .clients import Client, load_clients
 from .grants import S256Required
-from .provider import build_server
+from .provider import CourseAuthorizationServer, register_parts
 from .storage import OAuthStore
 
 NAME = "oauth"
@@ -43,27 +44,42 @@ ID_TOKEN_TTL = 300
 
 
 def listening_url() -> str:
-    """``http://HOST:PORT`` of the socket the request came in on (never the client's Host header)."""
+    """``http://HOST:PORT`` of the socket the request came in on (never the client's Host)."""
     return f"http://{request.environ['SERVER_NAME']}:{request.environ['SERVER_PORT']}"
 
 
-def create_app(db: str | None = None, *, clock: CourseClock = course_clock, issuer: str | None = None,
-               code_ttl: float = CODE_TTL, access_ttl: int = ACCESS_TTL, id_token_ttl: int = ID_TOKEN_TTL,
-               clients: dict[str, Client] | None = None, pkce: CodeChallenge | None = None) -> Flask:
+def create_app(
+    db: str | None = None,
+    *,
+    clock: CourseClock = course_clock,
+    issuer: str | None = None,
+    code_ttl: float = CODE_TTL,
+    access_ttl: int = ACCESS_TTL,
+    id_token_ttl: int = ID_TOKEN_TTL,
+    clients: dict[str, Client] | None = None,
+    pkce: CodeChallenge | None = None,
+    store: OAuthStore | None = None,
+) -> Flask:
     """The ``oauth`` server. ``db``: SQLite file (default: a fresh in-memory database).
 
     ``issuer`` defaults to the URL the server listens on. ``clients`` (default: the
-    registrations in ``data/oauth_clients.json``) and ``pkce`` (default: S256 required of
-    every client) exist so that chapter 10's naive labs can change exactly one rule. The store is at
-    ``app.extensions["oauth_store"]`` and the Authlib server at ``app.extensions["oauth_server"]``.
+    registrations in ``data/oauth_clients.json``), ``pkce`` (default: S256 required of
+    every client) and ``store`` (default: ``OAuthStore(db)``) exist so that chapter 10's
+    naive labs can change exactly one rule. The store is at ``app.extensions["oauth_store"]``,
+    the Authlib server at ``app.extensions["oauth_server"]``.
     """
     app = Flask(__name__)
-    store = OAuthStore(db)
+    store = store if store is not None else OAuthStore(db)
     clients = clients if clients is not None else load_clients()
     issuer_of = (lambda: issuer) if issuer is not None else listening_url
-    server, iss = build_server(store=store, clock=clock, clients=clients, users=load_users(), issuer=issuer_of,
-                               code_ttl=code_ttl, access_ttl=access_ttl, id_token_ttl=id_token_ttl,
-                               pkce=pkce if pkce is not None else S256Required(required=True))
+    server = CourseAuthorizationServer(
+        store=store, clock=clock, clients=clients, users=load_users(), issuer=issuer_of,
+        code_ttl=code_ttl,
+    )
+    iss = register_parts(
+        server, access_ttl=access_ttl, id_token_ttl=id_token_ttl,
+        pkce=pkce if pkce is not None else S256Required(required=True),
+    )
     app.extensions["oauth_store"] = store
     app.extensions["oauth_server"] = server
     return install(app, server=server, iss=iss, clients=clients, clock=clock, issuer=issuer_of)

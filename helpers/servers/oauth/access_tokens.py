@@ -10,29 +10,17 @@ its ``exp``.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from joserfc.errors import JoseError
 
-from helpers.notebook.course_clock import CourseClock
-
+from .context import ProviderContext
 from .identity import SignedInUser
 from .keys import signing_keys, verification_keys
-from .storage import OAuthStore, StoredToken
-
-
-class CourseAuthorizationServer(Protocol):
-    """What the token generator and validator need of the authorization server (no import of
-    :mod:`.provider`, which imports this module)."""
-
-    clock: CourseClock
-    store: OAuthStore
-
-    def issuer(self) -> str: ...
-    def query_client(self, client_id: str) -> Any: ...
+from .storage import StoredToken
 
 #: ``aud`` of every access token: the course's API, not the client (RFC 9068 section 3).
 AUDIENCE = "urn:course:api"
@@ -48,7 +36,7 @@ class CourseTokenGenerator(JWTBearerTokenGenerator):
     ``refresh_token_generator`` Authlib would issue no refresh token at all.
     """
 
-    def __init__(self, server: CourseAuthorizationServer, access_ttl: int) -> None:
+    def __init__(self, server: ProviderContext, access_ttl: int) -> None:
         super().__init__(
             issuer=None,  # set per token below: the issuer is the server's own URL
             refresh_token_generator=lambda **_: generate_token(48),
@@ -65,10 +53,16 @@ class CourseTokenGenerator(JWTBearerTokenGenerator):
     def get_audiences(self, client: Any, user: Any, scope: str) -> str:
         return AUDIENCE
 
-    def get_extra_claims(self, client: Any, grant_type: str, user: SignedInUser, scope: str) -> dict[str, Any]:
+    def get_extra_claims(
+        self, client: Any, grant_type: str, user: SignedInUser, scope: str
+    ) -> dict[str, Any]:
         now = int(self.server.clock.time())
-        return {"iss": self.server.issuer(), "iat": now, "exp": now + self._get_expires_in(client, grant_type),
-                "auth_time": user.auth_time}
+        return {
+            "iss": self.server.issuer(),
+            "iat": now,
+            "exp": now + self._get_expires_in(client, grant_type),
+            "auth_time": user.auth_time,
+        }
 
 
 class TokenInUse:
@@ -97,7 +91,7 @@ class StoredTokenValidator(JWTBearerTokenValidator):
     validator with an AttributeError).
     """
 
-    def __init__(self, server: CourseAuthorizationServer) -> None:
+    def __init__(self, server: ProviderContext) -> None:
         super().__init__(issuer=None, resource_server=AUDIENCE, realm="oauth")
         self.server = server
 
@@ -108,9 +102,13 @@ class StoredTokenValidator(JWTBearerTokenValidator):
         return iss == self.server.issuer()
 
     def authenticate_token(self, token_string: str) -> TokenInUse:
-        stored = self.server.store.find_token(token_string, now=self.server.clock.time(), kind="access_token")
+        stored = self.server.store.find_token(
+            token_string, now=self.server.clock.time(), kind="access_token"
+        )
         if stored is None or not stored.is_active():
-            raise InvalidTokenError("The access token is unknown, expired or revoked.", realm=self.realm)
+            raise InvalidTokenError(
+                "The access token is unknown, expired or revoked.", realm=self.realm
+            )
         claims = super().authenticate_token(token_string)
         return TokenInUse(claims, stored, self.server.query_client(stored.client_id))
 
@@ -118,7 +116,9 @@ class StoredTokenValidator(JWTBearerTokenValidator):
         claims = token.claims
         try:
             if claims.header.get("typ") != ACCESS_TOKEN_TYP:
-                raise InvalidTokenError("The token is not an access token (typ must be at+jwt).", realm=self.realm)
+                raise InvalidTokenError(
+                    "The token is not an access token (typ must be at+jwt).", realm=self.realm
+                )
             claims.validate(now=int(self.server.clock.time()))
         except JoseError as exc:
             raise InvalidTokenError(realm=self.realm) from exc

@@ -13,19 +13,26 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
-from helpers.http import install_json_errors
+from helpers.http import (
+    MalformedAuthorization,
+    challenge,
+    install_json_errors,
+    json_error,
+    parse_authorization,
+)
 from helpers.notebook.course_clock import CourseClock
-from helpers.servers.tokens import TokenRejected, bearer_token
 
 from . import guards
 from .clients import SCOPES, Client
 from .identity import sign_in
 from .keys import ALGORITHM, public_jwks
 from .pages import error_page, sign_in_page
-from .provider import CourseAuthorizationServer, CourseIssuerParameter
+from .provider import REALM, CourseAuthorizationServer, CourseIssuerParameter
 
-USERINFO_CHALLENGE = 'Bearer realm="oauth"'
+#: Endpoints whose errors RFC 6749 section 5.2 / RFC 6750 section 3 shape.
+RFC_ENDPOINTS = frozenset({"/token", "/revoke", "/introspect", "/userinfo"})
 
 
 def metadata(issuer: str) -> dict[str, Any]:
@@ -48,18 +55,44 @@ def metadata(issuer: str) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "preferred_username", "name"],
+        "claims_supported": [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "preferred_username",
+            "name",
+        ],
         "authorization_response_iss_parameter_supported": True,
     }
 
 
-def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIssuerParameter,
-                    clients: dict[str, Client], clock: CourseClock, issuer: Callable[[], str]) -> None:
+def register_routes(
+    app: Flask,
+    server: CourseAuthorizationServer,
+    iss: CourseIssuerParameter,
+    clients: dict[str, Client],
+    clock: CourseClock,
+    issuer: Callable[[], str],
+) -> None:
     app.before_request(guards.loopback_host)
 
     @app.errorhandler(OAuth2Error)
     def _oauth_error(error: OAuth2Error) -> Response:  # a backstop: the routes catch their own
         return server.handle_error_response(None, error)
+
+    @app.errorhandler(MethodNotAllowed)
+    def _wrong_method(error: MethodNotAllowed) -> Response:
+        """The OAuth endpoints answer even a wrong method in RFC 6749 section 5.2's form."""
+        allow = dict(error.get_headers()).get("Allow", "")
+        if request.path not in RFC_ENDPOINTS:
+            return json_error(405, "method_not_allowed", error.description, {"Allow": allow})
+        return guards.oauth_error(
+            405, "invalid_request", f"{request.path} takes {allow}.", {"Allow": allow}
+        )
 
     @app.get("/.well-known/openid-configuration")
     @app.get("/.well-known/oauth-authorization-server")
@@ -71,7 +104,10 @@ def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIs
         return jsonify(public_jwks())
 
     def consent_grant() -> tuple[Any, Response | None]:
-        """Authlib's validation of the request; an error after the redirect URI is trusted goes back to it."""
+        """Authlib's validation of the request.
+
+        An error found once the redirect URI is trusted goes back to it; one before is a page.
+        """
         try:
             return server.get_consent_grant(end_user=None), None
         except OAuth2Error as error:
@@ -89,8 +125,13 @@ def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIs
         grant, refused = consent_grant()
         if refused is not None:
             return refused
-        return sign_in_page(client_id=client.client_id, client_name=client.client_name, scope=grant.request.scope,
-                            action=request.full_path, redirect_uri=request.args["redirect_uri"])
+        return sign_in_page(
+            client_id=client.client_id,
+            client_name=client.client_name,
+            scope=grant.request.scope,
+            action=request.full_path,
+            redirect_uri=request.args["redirect_uri"],
+        )
 
     @app.post("/authorize")
     def authorize() -> Response:
@@ -103,8 +144,13 @@ def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIs
         if refused is not None:
             return refused
         fields = guards.sign_in_fields()
-        page = {"client_id": client.client_id, "client_name": client.client_name, "scope": grant.request.scope,
-                "action": request.full_path, "redirect_uri": request.args["redirect_uri"]}
+        page = {
+            "client_id": client.client_id,
+            "client_name": client.client_name,
+            "scope": grant.request.scope,
+            "action": request.full_path,
+            "redirect_uri": request.args["redirect_uri"],
+        }
         if fields is None:
             return sign_in_page(**page, error="The username or password is too long.")
         username, password, consent = fields
@@ -136,20 +182,33 @@ def register_routes(app: Flask, server: CourseAuthorizationServer, iss: CourseIs
     def userinfo() -> Response:
         # RFC 6750 section 3.1: no credentials -> a bare challenge; a malformed header -> 400
         try:
-            presented = bearer_token(request.headers.get("Authorization"))
-        except TokenRejected as rejected:
-            response = guards.oauth_error(400, "invalid_request", rejected.reason)
-            response.headers["WWW-Authenticate"] = f'{USERINFO_CHALLENGE}, error="invalid_request"'
-            return response
-        if presented is None:
-            response = guards.oauth_error(401, "missing_token", "Send the access token: Authorization: Bearer <token>.")
-            response.headers["WWW-Authenticate"] = USERINFO_CHALLENGE
-            return response
+            credentials = parse_authorization(request.headers.getlist("Authorization"))
+        except MalformedAuthorization as malformed:
+            return guards.oauth_error(
+                400,
+                "invalid_request",
+                str(malformed),
+                {"WWW-Authenticate": challenge("Bearer", realm=REALM, error="invalid_request")},
+            )
+        if credentials is not None and guards.access_token_in_uri_or_body():
+            return guards.oauth_error(  # RFC 6750 section 2: one method per request
+                400, "invalid_request", "Send the access token one way only: in the header.",
+                {"WWW-Authenticate": challenge("Bearer", realm=REALM, error="invalid_request")},
+            )
+        if credentials is None or credentials.scheme != "bearer":
+            return guards.oauth_error(
+                401,
+                "missing_token",
+                "Send the access token: Authorization: Bearer <token>.",
+                {"WWW-Authenticate": challenge("Bearer", realm=REALM)},
+            )
         return server.create_endpoint_response("userinfo")
 
     @app.get("/")
     def index() -> Response:
-        return jsonify(name="oauth", issuer=issuer(), discovery=f"{issuer()}/.well-known/openid-configuration")
+        return jsonify(
+            name="oauth", issuer=issuer(), discovery=f"{issuer()}/.well-known/openid-configuration"
+        )
 
 
 def install(app: Flask, **parts: Any) -> Flask:

@@ -1,4 +1,4 @@
-"""The registered clients of the ``oauth`` server, read from ``data/oauth_clients.json`` (DEMO ONLY).
+"""The registered clients of the ``oauth`` server, from ``data/oauth_clients.json`` (DEMO ONLY).
 
 Two clients, the two kinds RFC 6749 section 2.1 names:
 

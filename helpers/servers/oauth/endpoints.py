@@ -12,25 +12,23 @@ means here:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import UserInfo, UserInfoEndpoint
 
 from .access_tokens import AUDIENCE
+from .context import ProviderContext
 from .grants import CLIENT_AUTH
 from .identity import SignedInUser, user_claims
 from .storage import StoredToken
-
-if TYPE_CHECKING:
-    from .provider import CourseAuthorizationServer
 
 #: The one client allowed to introspect: it stands for the resource server here.
 INTROSPECTING_CLIENT = "course-web"
 
 
-def find_token(server: CourseAuthorizationServer, token: str, hint: str | None) -> StoredToken | None:
+def find_token(server: ProviderContext, token: str, hint: str | None) -> StoredToken | None:
     """The token's row; the hint says where to look first, never where to stop (RFC 7009 §2.1)."""
     kinds = ("access_token", "refresh_token")
     order = sorted(kinds, key=lambda kind: kind != hint)
@@ -44,7 +42,7 @@ def find_token(server: CourseAuthorizationServer, token: str, hint: str | None) 
 
 class CourseRevocationEndpoint(RevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH
-    server: CourseAuthorizationServer
+    server: ProviderContext
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
         return find_token(self.server, token_string, token_type_hint)
@@ -58,7 +56,7 @@ class CourseRevocationEndpoint(RevocationEndpoint):
 
 class CourseIntrospectionEndpoint(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic"]
-    server: CourseAuthorizationServer
+    server: ProviderContext
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
         return find_token(self.server, token_string, token_type_hint)
@@ -68,8 +66,13 @@ class CourseIntrospectionEndpoint(IntrospectionEndpoint):
 
     def introspect_token(self, token: StoredToken) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "active": True, "client_id": token.client_id, "scope": token.scope, "sub": token.sub,
-            "username": token.sub, "iss": self.server.issuer(), "exp": int(token.expires_at),
+            "active": True,
+            "client_id": token.client_id,
+            "scope": token.scope,
+            "sub": token.sub,
+            "username": token.sub,
+            "iss": self.server.issuer(),
+            "exp": int(token.expires_at),
             "iat": int(token.issued_at),
         }
         if token.kind == "access_token":

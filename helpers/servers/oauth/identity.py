@@ -30,14 +30,19 @@ class SignedInUser:
         return self.username
 
 
-def sign_in(users: dict[str, DemoUser], username: str, password: str, now: float) -> SignedInUser | None:
+def sign_in(
+    users: dict[str, DemoUser], username: str, password: str, now: float
+) -> SignedInUser | None:
     """The signed-in user if the password is theirs, else None (unknown name or wrong password)."""
     user = check_credentials(users, username, password)
     return None if user is None else SignedInUser(user.username, auth_time=int(now))
 
 
 def user_claims(username: str, scope: str) -> UserInfo:
-    """``sub`` always; ``preferred_username`` and ``name`` with the ``profile`` scope (OIDC §5.4)."""
+    """``sub`` always; ``preferred_username`` and ``name`` with the ``profile`` scope.
+
+    OIDC Core section 5.4.
+    """
     claims = UserInfo(sub=username)
     if "profile" in scope.split():
         claims["preferred_username"] = username

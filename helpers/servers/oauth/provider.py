@@ -1,6 +1,6 @@
 """The authorization server: Authlib's Flask ``AuthorizationServer``, assembled for the course.
 
-:func:`build_server` registers everything: the two grants with PKCE (S256 only) and
+:func:`register_parts` registers everything: the two grants with PKCE (S256 only) and
 OpenID Connect, the RFC 9068 token generator, revocation, introspection, userinfo and the
 RFC 9207 ``iss`` parameter (an extension of the *server*, not of a grant, in Authlib 1.9).
 
@@ -10,17 +10,15 @@ The subclass adds what the course contract asks on top of Authlib's defaults:
   ``invalid_client`` is always a 401 with a ``Basic`` challenge, and no other token
   endpoint error is a 401 (Authlib answers an unknown ``token_type_hint`` with a 401
   that has no challenge at all);
-* HTTP Basic client credentials are parsed strictly: Authlib's own parser decodes them
-  with no guard against non-ASCII or non-UTF-8 input, which would be a 500.
+* HTTP Basic client credentials are parsed strictly (``helpers.http.basic_credentials``):
+  Authlib's own parser decodes them with no guard against non-ASCII or non-UTF-8 input,
+  which would be a 500.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
@@ -28,6 +26,13 @@ from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 
+from helpers.http import (
+    NO_STORE,
+    MalformedAuthorization,
+    basic_credentials,
+    challenge,
+    parse_authorization,
+)
 from helpers.notebook.course_clock import CourseClock
 from helpers.users import DemoUser
 
@@ -37,47 +42,43 @@ from .endpoints import CourseIntrospectionEndpoint, CourseRevocationEndpoint, Co
 from .grants import AuthorizationCodeGrant, CourseOpenIDCode, RefreshTokenGrant
 from .storage import OAuthStore
 
-NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
-#: ``realm`` of the Basic challenge sent with ``invalid_client``.
-BASIC_REALM = "oauth"
+#: ``realm`` of every challenge this server sends.
+REALM = "oauth"
 
 
-def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
-    """``(client_id, client_secret)`` from ``Authorization: Basic ...`` (RFC 6749 §2.3.1), or None.
-
-    Anything malformed (not Basic, not base64, not UTF-8, no colon) is simply not Basic
-    credentials: the client then has not authenticated, which is ``invalid_client``.
-    """
-    if not authorization:
-        return None
-    scheme, _, encoded = authorization.strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded.strip():
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip().encode("ascii"), validate=True).decode("utf-8")
-    except (UnicodeError, binascii.Error, ValueError):
-        return None
-    client_id, colon, secret = decoded.partition(":")
-    if not colon or not client_id:
-        return None
-    # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64
-    return unquote(client_id), unquote(secret)
-
-
-def authenticate_client_secret_basic(query_client: Callable[[str], Any], request: Any) -> Client | None:
-    """Authlib's ``client_secret_basic`` method, with the strict parser above.
+def authenticate_client_secret_basic(
+    query_client: Callable[[str], Any], request: Any
+) -> Client | None:
+    """Authlib's ``client_secret_basic`` method, with the course's strict Basic decoder.
 
     A client that sends Basic credentials is judged by them alone: a wrong secret, an
     unknown client or a second, different ``client_id`` in the body is ``invalid_client``
     (401), never a fall-back to another method (RFC 6749 section 2.3: one method per request).
+    So is any other ``Authorization`` header (malformed Basic, or a scheme this server does not
+    take, such as Bearer): RFC 6749 section 5.2 counts an attempt through the header that fails,
+    or an unsupported method, as ``invalid_client``.
     """
-    credentials = basic_credentials(request.headers.get("Authorization"))
-    if credentials is None or not credentials[1]:
-        return None  # no Basic credentials (a public client names itself in the body)
+    authorization = request.headers.get("Authorization")
+    if not authorization:
+        return None  # no header: a public client names itself in the body
+    try:
+        credentials = basic_credentials(parse_authorization([authorization]))
+    except MalformedAuthorization:
+        credentials = None
+    if credentials is None:
+        raise InvalidClientError(
+            status_code=401, description="The Authorization header is not valid Basic credentials."
+        )
+    if not credentials[1]:
+        return None  # Basic with an empty secret: a public client, judged by the 'none' method
     client_id, secret = credentials
     named = request.payload.data.get("client_id")
     client = query_client(client_id)
-    if client is None or (named is not None and named != client_id) or not client.check_client_secret(secret):
+    if (
+        client is None
+        or (named is not None and named != client_id)
+        or not client.check_client_secret(secret)
+    ):
         raise InvalidClientError(status_code=401, description="Client authentication failed.")
     return client
 
@@ -85,8 +86,16 @@ def authenticate_client_secret_basic(query_client: Callable[[str], Any], request
 class CourseAuthorizationServer(AuthorizationServer):
     """Authlib's Flask authorization server with the course's store, clock and issuer."""
 
-    def __init__(self, *, store: OAuthStore, clock: CourseClock, clients: dict[str, Client],
-                 users: dict[str, DemoUser], issuer: Callable[[], str], code_ttl: float) -> None:
+    def __init__(
+        self,
+        *,
+        store: OAuthStore,
+        clock: CourseClock,
+        clients: dict[str, Client],
+        users: dict[str, DemoUser],
+        issuer: Callable[[], str],
+        code_ttl: float,
+    ) -> None:
         super().__init__(query_client=clients.get, save_token=self._save_token)
         self.store, self.clock, self.clients, self.users = store, clock, clients, users
         self.issuer = issuer
@@ -98,29 +107,52 @@ class CourseAuthorizationServer(AuthorizationServer):
         """Remember the new tokens (as hashes) under the grant they came from."""
         source = request.authorization_code or request.refresh_token
         now = self.clock.time()
-        common = {"grant_id": source.grant_id, "client_id": request.client.client_id, "sub": source.sub,
-                  "scope": token["scope"], "auth_time": source.auth_time, "now": now}
-        self.store.save_token(token["access_token"], kind="access_token", ttl=token["expires_in"], **common)
+        common = {
+            "grant_id": source.grant_id,
+            "client_id": request.client.client_id,
+            "sub": source.sub,
+            "scope": token["scope"],
+            "auth_time": source.auth_time,
+            "now": now,
+        }
+        self.store.save_token(
+            token["access_token"], kind="access_token", ttl=token["expires_in"], **common
+        )
         if "refresh_token" in token:
             created = self.store.grant_created_at(source.grant_id) or now
-            ttl = min(self.refresh_ttl, created + self.family_lifetime - now)  # idle and absolute lifetime
+            ttl = min(
+                self.refresh_ttl, created + self.family_lifetime - now
+            )  # idle and absolute lifetime
             self.store.save_token(token["refresh_token"], kind="refresh_token", ttl=ttl, **common)
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
         if isinstance(error, InvalidClientError):
             error.status_code = 401
         elif error.status_code == 401 and not isinstance(error, InvalidTokenError):
-            error.status_code = 400  # RFC 6749 section 5.2: 400 unless the client failed to authenticate
+            error.status_code = (
+                400  # RFC 6749 section 5.2: 400 unless the client failed to authenticate
+            )
         status, body, headers = error(self.get_error_uri(request, error))
-        headers = [(k, v) for k, v in headers if k.lower() not in ("www-authenticate", "cache-control", "pragma")]
+        headers = [
+            (k, v)
+            for k, v in headers
+            if k.lower() not in ("www-authenticate", "cache-control", "pragma")
+        ]
         if status == 401 and isinstance(error, InvalidClientError):
-            headers.append(("WWW-Authenticate", f'Basic realm="{BASIC_REALM}", charset="UTF-8"'))
-        elif isinstance(error, InsufficientScopeError):  # RFC 6750 section 3.1
-            headers.append(("WWW-Authenticate", f'Bearer realm="{BASIC_REALM}", error="insufficient_scope", scope="openid"'))
+            headers.append(("WWW-Authenticate", challenge("Basic", realm=REALM, charset="UTF-8")))
+        elif isinstance(error, InsufficientScopeError):
+            headers.append(
+                (
+                    "WWW-Authenticate",
+                    challenge(  # RFC 6750 section 3.1
+                        "Bearer", realm=REALM, error="insufficient_scope", scope="openid"
+                    ),
+                )
+            )
         elif status == 401:
             headers += [(k, v) for k, v in error.get_headers() if k.lower() == "www-authenticate"]
         if status != 302:
-            headers += NO_STORE
+            headers += list(NO_STORE.items())
         return self.handle_response(status, body, headers)
 
 
@@ -134,12 +166,11 @@ class CourseIssuerParameter(IssuerParameter):
         return self._issuer()
 
 
-def build_server(*, store: OAuthStore, clock: CourseClock, clients: dict[str, Client], users: dict[str, DemoUser],
-                 issuer: Callable[[], str], code_ttl: float, access_ttl: int,
-                 id_token_ttl: int, pkce: CodeChallenge) -> tuple[CourseAuthorizationServer, CourseIssuerParameter]:
-    """The configured server, and its ``iss`` extension (the routes add ``iss`` to early errors)."""
-    server = CourseAuthorizationServer(store=store, clock=clock, clients=clients, users=users, issuer=issuer,
-                                       code_ttl=code_ttl)
+def register_parts(
+    server: CourseAuthorizationServer, *, access_ttl: int, id_token_ttl: int, pkce: CodeChallenge
+) -> CourseIssuerParameter:
+    """Register grants, endpoints and extensions on ``server``; return its ``iss`` extension
+    (the routes add ``iss`` to early errors too)."""
     server.scopes_supported = list(SCOPES)
     server.register_token_generator("default", CourseTokenGenerator(server, access_ttl))
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
@@ -150,6 +181,6 @@ def build_server(*, store: OAuthStore, clock: CourseClock, clients: dict[str, Cl
     protector = ResourceProtector()
     protector.register_token_validator(StoredTokenValidator(server))
     server.register_endpoint(CourseUserInfoEndpoint(resource_protector=protector))
-    iss = CourseIssuerParameter(issuer)
+    iss = CourseIssuerParameter(server.issuer)
     server.register_extension(iss)
-    return server, iss
+    return iss

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS codes (
 CREATE INDEX IF NOT EXISTS codes_nonce ON codes (client_id, nonce);
 CREATE INDEX IF NOT EXISTS codes_expiry ON codes (expires_at);
 CREATE TABLE IF NOT EXISTS tokens (
-    token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('access_token', 'refresh_token')),
+    token_hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('access_token', 'refresh_token')),
     grant_id TEXT NOT NULL REFERENCES grants(id), client_id TEXT NOT NULL, sub TEXT NOT NULL,
     scope TEXT NOT NULL, auth_time INTEGER NOT NULL, issued_at REAL NOT NULL,
     expires_at REAL NOT NULL, spent INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0);
@@ -151,26 +152,56 @@ class OAuthStore:
             self._db.close()
 
     # -- grants and codes ----------------------------------------------------------------
-    def save_code(self, code: str, *, client_id: str, redirect_uri: str, scope: str, sub: str,
-                  nonce: str | None, code_challenge: str | None, code_challenge_method: str | None,
-                  auth_time: int, now: float, ttl: float) -> str:
-        """Store a fresh code and the grant it starts; return the grant id. Purges old rows first."""
+    def save_code(
+        self,
+        code: str,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        scope: str,
+        sub: str,
+        nonce: str | None,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+        auth_time: int,
+        now: float,
+        ttl: float,
+    ) -> str:
+        """Store a fresh code and the grant it starts; return the grant id (old rows purged first).
+        """
         grant_id = secrets.token_urlsafe(16)
         with self._lock:
             self._db.execute("DELETE FROM codes WHERE expires_at < ?", (now - KEEP_EXPIRED,))
             self._db.execute("DELETE FROM tokens WHERE expires_at < ?", (now - KEEP_EXPIRED,))
-            self._db.execute("INSERT INTO grants (id, client_id, sub, scope, created_at) VALUES (?, ?, ?, ?, ?)",
-                             (grant_id, client_id, sub, scope, now))
             self._db.execute(
-                "INSERT INTO codes (code_hash, grant_id, client_id, redirect_uri, scope, sub, nonce,"
-                " code_challenge, code_challenge_method, auth_time, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (digest(code), grant_id, client_id, redirect_uri, scope, sub, nonce, code_challenge,
-                 code_challenge_method, auth_time, now + ttl))
+                "INSERT INTO grants (id, client_id, sub, scope, created_at) VALUES (?, ?, ?, ?, ?)",
+                (grant_id, client_id, sub, scope, now),
+            )
+            self._db.execute(
+                "INSERT INTO codes (code_hash, grant_id, client_id, redirect_uri, scope, sub,"
+                " nonce, code_challenge, code_challenge_method, auth_time, expires_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    digest(code),
+                    grant_id,
+                    client_id,
+                    redirect_uri,
+                    scope,
+                    sub,
+                    nonce,
+                    code_challenge,
+                    code_challenge_method,
+                    auth_time,
+                    now + ttl,
+                ),
+            )
         return grant_id
 
     def find_code(self, code: str) -> StoredCode | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM codes WHERE code_hash = ?", (digest(code),)).fetchone()
+            row = self._db.execute(
+                "SELECT * FROM codes WHERE code_hash = ?", (digest(code),)
+            ).fetchone()
         if row is None:
             return None
         return StoredCode(**{**dict(row), "spent": bool(row["spent"])})
@@ -178,13 +209,17 @@ class OAuthStore:
     def spend_code(self, code_hash: str) -> bool:
         """Mark the code used. True for exactly one caller, however many race."""
         with self._lock:
-            cursor = self._db.execute("UPDATE codes SET spent = 1 WHERE code_hash = ? AND spent = 0", (code_hash,))
+            cursor = self._db.execute(
+                "UPDATE codes SET spent = 1 WHERE code_hash = ? AND spent = 0", (code_hash,)
+            )
         return cursor.rowcount == 1
 
     def nonce_seen(self, client_id: str, nonce: str) -> bool:
         """Has this client sent this nonce before (in a request that got a code)?"""
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM codes WHERE client_id = ? AND nonce = ?", (client_id, nonce)).fetchone()
+            row = self._db.execute(
+                "SELECT 1 FROM codes WHERE client_id = ? AND nonce = ?", (client_id, nonce)
+            ).fetchone()
         return row is not None
 
     def revoke_grant(self, grant_id: str) -> None:
@@ -193,30 +228,53 @@ class OAuthStore:
             self._db.execute("UPDATE grants SET revoked = 1 WHERE id = ?", (grant_id,))
 
     # -- tokens --------------------------------------------------------------------------
-    def save_token(self, token: str, *, kind: str, grant_id: str, client_id: str, sub: str, scope: str,
-                   auth_time: int, now: float, ttl: float) -> None:
+    def save_token(
+        self,
+        token: str,
+        *,
+        kind: str,
+        grant_id: str,
+        client_id: str,
+        sub: str,
+        scope: str,
+        auth_time: int,
+        now: float,
+        ttl: float,
+    ) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO tokens (token_hash, kind, grant_id, client_id, sub, scope, auth_time, issued_at,"
-                " expires_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (digest(token), kind, grant_id, client_id, sub, scope, auth_time, now, now + ttl))
+                "INSERT INTO tokens (token_hash, kind, grant_id, client_id, sub, scope, auth_time,"
+                " issued_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (digest(token), kind, grant_id, client_id, sub, scope, auth_time, now, now + ttl),
+            )
 
     def find_token(self, token: str, *, now: float, kind: str | None = None) -> StoredToken | None:
         """The token's row (either kind, or only ``kind``), its grant's revocation folded in."""
         with self._lock:
             row = self._db.execute(
-                "SELECT t.*, g.revoked AS grant_revoked FROM tokens t JOIN grants g ON g.id = t.grant_id"
-                " WHERE t.token_hash = ?", (digest(token),)).fetchone()
+                "SELECT t.*, g.revoked AS grant_revoked FROM tokens t"
+                " JOIN grants g ON g.id = t.grant_id"
+                " WHERE t.token_hash = ?",
+                (digest(token),),
+            ).fetchone()
         if row is None or (kind is not None and row["kind"] != kind):
             return None
         fields = {k: row[k] for k in row.keys() if k != "grant_revoked"}
-        return StoredToken(**{**fields, "spent": bool(row["spent"]),
-                              "revoked": bool(row["revoked"] or row["grant_revoked"]), "now": now})
+        return StoredToken(
+            **{
+                **fields,
+                "spent": bool(row["spent"]),
+                "revoked": bool(row["revoked"] or row["grant_revoked"]),
+                "now": now,
+            }
+        )
 
     def spend_token(self, token_hash: str) -> bool:
         """Spend a refresh token (rotation). True for exactly one caller, however many race."""
         with self._lock:
-            cursor = self._db.execute("UPDATE tokens SET spent = 1 WHERE token_hash = ? AND spent = 0", (token_hash,))
+            cursor = self._db.execute(
+                "UPDATE tokens SET spent = 1 WHERE token_hash = ? AND spent = 0", (token_hash,)
+            )
         return cursor.rowcount == 1
 
     def revoke_token(self, token_hash: str) -> None:
@@ -225,10 +283,15 @@ class OAuthStore:
 
     def grant_created_at(self, grant_id: str) -> float | None:
         with self._lock:
-            row = self._db.execute("SELECT created_at FROM grants WHERE id = ?", (grant_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT created_at FROM grants WHERE id = ?", (grant_id,)
+            ).fetchone()
         return None if row is None else row["created_at"]
 
     def counts(self) -> dict[str, int]:
         """Rows per table, for a notebook to look at."""
         with self._lock:
-            return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("grants", "codes", "tokens")}
+            return {
+                t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("grants", "codes", "tokens")
+            }

@@ -45,7 +45,6 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from helpers.http import (
-    ERROR_DESCRIPTION,
     NO_STORE,
     BadBody,
     MalformedAuthorization,
@@ -54,6 +53,7 @@ from helpers.http import (
     install_json_errors,
     json_error,
     no_content,
+    oauth_error,
     parse_authorization,
     read_json_object,
     string_field,
@@ -98,16 +98,6 @@ REALM = "tokens"
 DPOP_ALGS = " ".join(ALGORITHMS)
 #: At most this many DPoP proofs are remembered at once (see :class:`.dpop.ReplayCache`).
 REPLAY_CAP = 100_000
-
-
-def oauth_error(status: int, error: str, description: str,
-                headers: dict[str, str] | None = None) -> Response:
-    """An RFC 6749 section 5.2 / RFC 6750 error body, never cached."""
-    # Production note: a description that names the exact check that failed teaches the
-    # course, but it is a probing oracle for an attacker; a production server answers
-    # tersely (the error code alone) and keeps the detail in its logs.
-    return json_error(status, error, description, {**NO_STORE, **(headers or {})},
-                      field=ERROR_DESCRIPTION)
 
 
 def bearer_challenge(error: str | None = None, description: str | None = None) -> str:
