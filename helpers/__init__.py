@@ -6,7 +6,7 @@ The lessons themselves (login checks, cookies, tokens) live in the notebooks, no
 """
 
 from .browser import MISSING as BROWSER_MISSING
-from .browser import browser_available, close_browser, new_page, open_browser
+from .browser import browser_available, close_browser, new_page, open_browser, start_browser
 from .course_clock import CourseClock, clock
 from .errors import install_json_errors, json_error
 from .exercises import check
@@ -39,5 +39,6 @@ __all__ = [
     "serve",
     "show_cookie_jar",
     "show_exchange",
+    "start_browser",
     "stop_all",
 ]

@@ -78,13 +78,17 @@ class _BrowserThread:
             except BaseException as exc:  # handed to the caller, who raises it in the cell
                 future.set_exception(exc)
 
+    def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        """Queue ``function(*args, **kwargs)`` for the browser thread; its result comes later."""
+        future: Future[Any] = Future()
+        self._jobs.put((lambda: function(*args, **kwargs), future))
+        return future
+
     def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``function(*args, **kwargs)`` on the browser thread and return its result."""
         if threading.current_thread() is self._thread:
             return function(*args, **kwargs)
-        future: Future[Any] = Future()
-        self._jobs.put((lambda: function(*args, **kwargs), future))
-        return future.result()
+        return self.submit(function, *args, **kwargs).result()
 
     def stop(self) -> None:
         self._jobs.put(None)
@@ -136,22 +140,43 @@ def _launch(worker: _BrowserThread) -> Any:
                                              args=list(CHROMIUM_ARGS))
 
 
+def _ensure_browser(worker: _BrowserThread) -> Any:
+    """On the browser thread: the running browser, or a new one if there is none or it died."""
+    if worker.browser is None or not worker.browser.is_connected():
+        worker.browser = _launch(worker)
+    return worker.browser
+
+
+def _the_worker() -> _BrowserThread:
+    global _worker
+    with _lock:
+        if _worker is None:
+            _worker = _BrowserThread()
+        return _worker
+
+
 def open_browser() -> OnBrowserThread:
     """The course's headless Chromium: started on the first call, the same one afterwards.
 
     A browser that has crashed or was closed is replaced, so a re-run cell always gets a
     working browser and never a second one.
     """
-    global _worker
     if chromium_path() is None:
         raise RuntimeError(MISSING)
-    with _lock:
-        if _worker is None:
-            _worker = _BrowserThread()
-        worker = _worker
-        if worker.browser is None or not worker.call(lambda: worker.browser.is_connected()):
-            worker.browser = worker.call(_launch, worker)
-        return OnBrowserThread(worker.browser, worker)
+    worker = _the_worker()
+    return OnBrowserThread(worker.call(_ensure_browser, worker), worker)
+
+
+def start_browser() -> None:
+    """Begin launching Chromium now and return at once, so a later :func:`open_browser` finds it ready.
+
+    Launching takes about a second; a notebook calls this at the top and its browser
+    section does not wait. Without Chromium it does nothing; a failed launch is reported
+    by the next :func:`open_browser`, which tries again.
+    """
+    if chromium_path() is not None:
+        worker = _the_worker()
+        worker.submit(_ensure_browser, worker)
 
 
 def new_page() -> OnBrowserThread:
