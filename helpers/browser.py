@@ -6,6 +6,10 @@ lives on a dedicated worker thread, and every call on a Playwright object is sen
 that thread and waited for. The objects this module returns (:class:`OnBrowserThread`)
 look and behave like Playwright's own ``Browser`` / ``BrowserContext`` / ``Page``:
 ``page.goto(url)``, ``page.evaluate(js)``, ``page.context.cookies()`` read as usual.
+Two things differ: ``with page.expect_…()`` blocks are not forwarded (wait with
+``page.wait_for_url`` instead), and event handlers (``page.on``, a CDP session's ``on``)
+run on the browser thread, only while some browser call is running, so wait for an event
+with ``page.wait_for_timeout(ms)``, never with ``time.sleep``.
 
 Re-run safe: :func:`open_browser` starts Chromium once and hands back the same browser on
 every later call (a new one if the old one died); :func:`close_browser` ends it, and runs
