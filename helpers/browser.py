@@ -56,7 +56,10 @@ def chromium_path() -> Path | None:
 
 
 def browser_available() -> bool:
-    """True when Chromium is installed; under ``COURSE_REQUIRE_SYSTEM_DEPS=1`` (CI) its absence is an error."""
+    """True when Chromium is installed.
+
+    Under ``COURSE_REQUIRE_SYSTEM_DEPS=1`` (CI) a missing Chromium is an error, not a skip.
+    """
     if chromium_path() is not None:
         return True
     if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
@@ -172,7 +175,7 @@ def open_browser() -> OnBrowserThread:
 
 
 def start_browser() -> None:
-    """Begin launching Chromium now and return at once, so a later :func:`open_browser` finds it ready.
+    """Begin launching Chromium and return at once: a later :func:`open_browser` finds it ready.
 
     Launching takes about a second; a notebook calls this at the top and its browser
     section does not wait. Without Chromium it does nothing; a failed launch is reported
@@ -184,7 +187,7 @@ def start_browser() -> None:
 
 
 def new_page() -> OnBrowserThread:
-    """A page in a fresh browser context: its own empty cookie jar, closed with ``page.context.close()``."""
+    """A page in a fresh browser context (an empty cookie jar); ``page.context.close()`` ends it."""
     browser = open_browser()
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)

@@ -74,7 +74,8 @@ def format_request(request: requests.PreparedRequest, *, hide: Iterable[str] = C
     """
     hidden = {h.lower() for h in hide} - ({"connection"} if show_connection else set())
     url = urlsplit(request.url or "")
-    lines = [f"{request.method} {request.path_url} HTTP/1.1", f"Host: {_normalise_host(url.netloc)}"]
+    lines = [f"{request.method} {request.path_url} HTTP/1.1",
+             f"Host: {_normalise_host(url.netloc)}"]
     lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() not in hidden]
     body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body)
     return elide("\n".join(lines) + "\n" + (f"\n{body}" if body else ""))
