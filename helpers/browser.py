@@ -38,7 +38,7 @@ from typing import Any
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 #: Flags that work in containers and CI: no sandbox (often no user namespaces), no GPU, no
 #: QUIC, and nothing that phones home or updates itself while a notebook runs.
-CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync")
 #: How long one browser call may take before it is given up (ms, Playwright's unit).
