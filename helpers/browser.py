@@ -9,14 +9,15 @@ look and behave like Playwright's own ``Browser`` / ``BrowserContext`` / ``Page`
 Two things differ: ``with page.expect_…()`` blocks are not forwarded (wait with
 ``page.wait_for_url`` instead), and event handlers (``page.on``, a CDP session's ``on``)
 run on the browser thread, only while some browser call is running, so wait for an event
-with ``page.wait_for_timeout(ms)``, never with ``time.sleep``.
+with ``page.wait_for_timeout(ms)``, never with ``time.sleep``. A handler must be a Python
+function (``lambda e: seen.append(e)``): Playwright rejects a builtin such as ``seen.append``.
 
 Re-run safe: :func:`open_browser` starts Chromium once and hands back the same browser on
 every later call (a new one if the old one died); :func:`close_browser` ends it, and runs
 by itself when the interpreter exits. The machine's own Chromium is used (Debian's
 ``/usr/bin/chromium``), never a browser Playwright would download.
 
-    from helpers.browser import browser_available, new_page
+    from helpers import new_page
     page = new_page()                 # a fresh context: an empty cookie jar
     page.goto("http://127.0.0.1:5000/")
     page.context.close()
