@@ -10,7 +10,7 @@ from .browser import browser_available, close_browser, new_page, open_browser, s
 from .course_clock import CourseClock, clock
 from .errors import install_json_errors, json_error
 from .exercises import check
-from .http_display import elide, format_request, format_response, show_cookie_jar, show_exchange
+from .http_display import format_request, format_response, show_cookie_jar, show_exchange
 from .live_server import LiveServer, running_servers, serve, stop_all
 from .paths import DATA_DIR, NOTEBOOKS_DIR, ROOT
 from .users import DemoUser, load_users
@@ -26,7 +26,6 @@ __all__ = [
     "browser_available",
     "close_browser",
     "clock",
-    "elide",
     "format_request",
     "format_response",
     "install_json_errors",
