@@ -15,7 +15,13 @@ Notebooks import what they need from here: ``from helpers import serve, show_exc
 from .http import install_json_errors, json_error
 from .notebook import browser
 from .notebook.browser import MISSING as BROWSER_MISSING
-from .notebook.browser import browser_available, close_browser, new_page, open_browser
+from .notebook.browser import (
+    browser_available,
+    close_browser,
+    new_page,
+    open_browser,
+    start_browser,
+)
 from .notebook.course_clock import CourseClock, clock
 from .notebook.exercises import check
 from .notebook.http_display import format_request, format_response, show_cookie_jar, show_exchange
@@ -62,6 +68,7 @@ __all__ = [
     "serve",
     "show_cookie_jar",
     "show_exchange",
+    "start_browser",
     "stop_all",
     "stop_servers",
 ]

@@ -195,7 +195,8 @@ def cross_site_lab(cookies_server: CliServer) -> Iterator[dict]:
                 f'<form id="get" action="{target}"><button>GET</button></form>'
                 f'<form id="post" method="post" action="{target}"><button>POST</button></form>')
 
-    with LiveServer(echo_app, name="test-echo") as echo_site, LiveServer(other_app, name="test-other") as other:
+    with (LiveServer(echo_app, name="test-echo") as echo_site,
+          LiveServer(other_app, name="test-other") as other):
         yield {"lab": cookies_server.url, "echo": echo_site.url, "received": received,
                "same_site": other.url, "cross_site": other.url.replace("127.0.0.1", "localhost")}
 
@@ -224,7 +225,8 @@ def test_samesite_in_chromium_across_sites_and_ports(page, cross_site_lab: dict)
     assert sent(cross, "#post button") == ["lab_none", "lab_plain"]
     received.clear()
     page.goto(f"{cross}/page")
-    page.evaluate("u => fetch(u, {method: 'POST', mode: 'no-cors', credentials: 'include'})", f"{echo}/echo")
+    page.evaluate("u => fetch(u, {method: 'POST', mode: 'no-cors', credentials: 'include'})",
+                  f"{echo}/echo")
     assert received == [[]]                                            # third-party cookies blocked
 
 
@@ -235,13 +237,15 @@ def test_chromium_names_its_reasons(page, cross_site_lab: dict) -> None:
     events: list[dict] = []
     devtools.on("Network.requestWillBeSentExtraInfo", lambda event: events.append(event))
     devtools.send("Network.enable")
-    page.evaluate("u => fetch(u, {mode: 'no-cors', credentials: 'include'})", f"{cross_site_lab['echo']}/echo")
+    page.evaluate("u => fetch(u, {mode: 'no-cors', credentials: 'include'})",
+                  f"{cross_site_lab['echo']}/echo")
     for _ in range(100):
         if any(e.get("associatedCookies") for e in events):
             break
         page.wait_for_timeout(20)
+    cookies = [c for e in events for c in e.get("associatedCookies", [])]
     reasons = {c["cookie"]["name"]: c["blockedReasons"]
-               for e in events for c in e.get("associatedCookies", []) if c["cookie"]["name"] in WATCHED}
+               for c in cookies if c["cookie"]["name"] in WATCHED}
     assert reasons["lab_none"] == ["UserPreferences"]
     assert "SchemefulSameSiteUnspecifiedTreatedAsLax" in reasons["lab_plain"]
     assert "SchemefulSameSiteStrict" in reasons["lab_strict"]

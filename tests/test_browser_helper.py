@@ -22,6 +22,7 @@ from helpers.notebook.browser import (
     new_page,
     open_browser,
     running_browser_threads,
+    start_browser,
 )
 
 
@@ -86,3 +87,12 @@ def test_a_closed_browser_is_replaced_and_close_is_idempotent() -> None:
     assert browser_available() is True
     assert open_browser().is_connected()      # and it starts again after a close
     assert running_browser_threads() == 1
+
+
+def test_a_background_start_is_the_browser_open_browser_returns() -> None:
+    close_browser()
+    start_browser()                           # returns at once ...
+    start_browser()                           # ... and twice is still one browser
+    browser = open_browser()
+    assert browser.is_connected() and running_browser_threads() == 1
+    assert len(browser.contexts) == 0

@@ -87,3 +87,17 @@ def test_the_client_connection_header_can_be_shown(server) -> None:
         response = client.get(server.url + "/nothing", timeout=5)
     assert "Connection: keep-alive" in format_request(response.request, show_connection=True)
     assert "Connection" not in format_request(response.request)
+
+
+def test_the_nbval_sanitizer_knows_the_elided_form() -> None:
+    """Elided tokens end in random characters; tests/nbval_sanitize.cfg must replace them whole."""
+    import configparser
+    import re
+    from pathlib import Path
+
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(Path(__file__).with_name("nbval_sanitize.cfg"), encoding="utf-8")
+    patterns = [re.compile(config[s]["regex"]) for s in config.sections() if "elided" in s]
+    assert len(patterns) == 1
+    shown = elide("Bearer eyJhbGciOiJSUzI1NiJ9." + "Q" * 300 + ".abcdef")
+    assert patterns[0].sub("X", shown) == "Bearer X"

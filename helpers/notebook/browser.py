@@ -6,13 +6,18 @@ lives on a dedicated worker thread, and every call on a Playwright object is sen
 that thread and waited for. The objects this module returns (:class:`OnBrowserThread`)
 look and behave like Playwright's own ``Browser`` / ``BrowserContext`` / ``Page``:
 ``page.goto(url)``, ``page.evaluate(js)``, ``page.context.cookies()`` read as usual.
+Two things differ: ``with page.expect_…()`` blocks are not forwarded (wait with
+``page.wait_for_url`` instead), and event handlers (``page.on``, a CDP session's ``on``)
+run on the browser thread, only while some browser call is running, so wait for an event
+with ``page.wait_for_timeout(ms)``, never with ``time.sleep``. A handler must be a Python
+function (``lambda e: seen.append(e)``): Playwright rejects a builtin such as ``seen.append``.
 
 Re-run safe: :func:`open_browser` starts Chromium once and hands back the same browser on
 every later call (a new one if the old one died); :func:`close_browser` ends it, and runs
 by itself when the interpreter exits. The machine's own Chromium is used (Debian's
 ``/usr/bin/chromium``), never a browser Playwright would download.
 
-    from helpers.notebook.browser import browser_available, new_page
+    from helpers import new_page
     page = new_page()                 # a fresh context: an empty cookie jar
     page.goto("http://127.0.0.1:5000/")
     page.context.close()
@@ -34,7 +39,7 @@ from typing import Any
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 #: Flags that work in containers and CI: no sandbox (often no user namespaces), no GPU, no
 #: QUIC, and nothing that phones home or updates itself while a notebook runs.
-CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync")
 #: How long one browser call may take before it is given up (ms, Playwright's unit).
@@ -52,7 +57,10 @@ def chromium_path() -> Path | None:
 
 
 def browser_available() -> bool:
-    """True when Chromium is installed; under ``COURSE_REQUIRE_SYSTEM_DEPS=1`` (CI) its absence is an error."""
+    """True when Chromium is installed.
+
+    Under ``COURSE_REQUIRE_SYSTEM_DEPS=1`` (CI) a missing Chromium is an error, not a skip.
+    """
     if chromium_path() is not None:
         return True
     if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
@@ -69,6 +77,7 @@ class _BrowserThread:
         self._thread.start()
         self.playwright: Any = None
         self.browser: Any = None
+        #: further browsers launched with extra flags (:func:`open_browser_with`), by flags
         self.extra: dict[tuple[str, ...], Any] = {}
 
     def _work(self) -> None:
@@ -79,13 +88,17 @@ class _BrowserThread:
             except BaseException as exc:  # handed to the caller, who raises it in the cell
                 future.set_exception(exc)
 
+    def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        """Queue ``function(*args, **kwargs)`` for the browser thread; its result comes later."""
+        future: Future[Any] = Future()
+        self._jobs.put((lambda: function(*args, **kwargs), future))
+        return future
+
     def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``function(*args, **kwargs)`` on the browser thread and return its result."""
         if threading.current_thread() is self._thread:
             return function(*args, **kwargs)
-        future: Future[Any] = Future()
-        self._jobs.put((lambda: function(*args, **kwargs), future))
-        return future.result()
+        return self.submit(function, *args, **kwargs).result()
 
     def stop(self) -> None:
         self._jobs.put(None)
@@ -137,49 +150,69 @@ def _launch(worker: _BrowserThread) -> Any:
                                              args=list(CHROMIUM_ARGS))
 
 
+def _ensure_browser(worker: _BrowserThread) -> Any:
+    """On the browser thread: the running browser, or a new one if there is none or it died."""
+    if worker.browser is None or not worker.browser.is_connected():
+        worker.browser = _launch(worker)
+    return worker.browser
+
+
+def _the_worker() -> _BrowserThread:
+    global _worker
+    with _lock:
+        if _worker is None:
+            _worker = _BrowserThread()
+        return _worker
+
+
 def open_browser() -> OnBrowserThread:
     """The course's headless Chromium: started on the first call, the same one afterwards.
 
     A browser that has crashed or was closed is replaced, so a re-run cell always gets a
     working browser and never a second one.
     """
-    global _worker
     if chromium_path() is None:
         raise RuntimeError(MISSING)
-    with _lock:
-        if _worker is None:
-            _worker = _BrowserThread()
-        worker = _worker
-        if worker.browser is None or not worker.call(lambda: worker.browser.is_connected()):
-            worker.browser = worker.call(_launch, worker)
-        return OnBrowserThread(worker.browser, worker)
+    worker = _the_worker()
+    return OnBrowserThread(worker.call(_ensure_browser, worker), worker)
+
+
+def start_browser() -> None:
+    """Begin launching Chromium and return at once: a later :func:`open_browser` finds it ready.
+
+    Launching takes about a second; a notebook calls this at the top and its browser
+    section does not wait. Without Chromium it does nothing; a failed launch is reported
+    by the next :func:`open_browser`, which tries again.
+    """
+    if chromium_path() is not None:
+        worker = _the_worker()
+        worker.submit(_ensure_browser, worker)
 
 
 def open_browser_with(extra_args: tuple[str, ...]) -> OnBrowserThread:
     """A second Chromium with extra flags (e.g. ``--host-resolver-rules``), one per set of flags.
 
-    For what needs the whole browser configured differently, such as HTTPS on test host
-    names with ``--ignore-certificate-errors``: those flags stay out of the course's main
-    browser. Started on first use, reused afterwards, closed by :func:`close_browser`.
+    For what needs the whole browser configured differently: those flags stay out of the
+    course's main browser. Started on first use, reused afterwards, closed by
+    :func:`close_browser`.
     """
     if chromium_path() is None:
         raise RuntimeError(MISSING)
-    open_browser()  # starts the worker thread and Playwright
-    with _lock:
-        worker = _worker
-        if worker is None:
-            raise RuntimeError("the browser was closed while a second one was starting")
+    worker = _the_worker()
+    worker.call(_ensure_browser, worker)  # Playwright itself runs from here on
+
+    def launch() -> Any:
         browser = worker.extra.get(extra_args)
-        if browser is None or not worker.call(lambda: browser.is_connected()):
-            def launch() -> Any:
-                return worker.playwright.chromium.launch(executable_path=str(chromium_path()),
-                                                         args=[*CHROMIUM_ARGS, *extra_args])
-            browser = worker.extra[extra_args] = worker.call(launch)
-        return OnBrowserThread(browser, worker)
+        if browser is None or not browser.is_connected():
+            browser = worker.extra[extra_args] = worker.playwright.chromium.launch(
+                executable_path=str(chromium_path()), args=[*CHROMIUM_ARGS, *extra_args])
+        return browser
+
+    return OnBrowserThread(worker.call(launch), worker)
 
 
 def new_page() -> OnBrowserThread:
-    """A page in a fresh browser context: its own empty cookie jar, closed with ``page.context.close()``."""
+    """A page in a fresh browser context (an empty cookie jar); ``page.context.close()`` ends it."""
     browser = open_browser()
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
@@ -223,4 +256,5 @@ from .webauthn_tabs import Chromium, ChromiumMissing, Tab, chromium_available, c
 __all__ = ["CHROMIUM_ARGS", "MISSING", "Chromium", "ChromiumMissing", "OnBrowserThread", "Tab",
            "browser_available", "chromium_available", "chromium_path", "close_all",
            "close_browser", "launch", "new_page", "open_browser", "open_browser_with",
+           "start_browser",
            "running_browser_threads"]
