@@ -1,8 +1,10 @@
-"""``python -m helpers serve NAME [--port PORT] [--db PATH]``: a demo server outside a notebook.
+"""``python -m helpers serve NAME [--port PORT] [--db PATH] [--redis URL] [--clock]``.
 
-The contract (course-design.md): bind 127.0.0.1 only; print exactly
-``Serving NAME on http://127.0.0.1:PORT`` as the first line, flushed at once; serve
-until SIGINT or SIGTERM and then exit 0; an unknown NAME exits 2 and lists the names.
+Runs a demo server outside a notebook: bound to 127.0.0.1 only; the first line on stdout,
+flushed at once, is exactly ``Serving NAME on http://127.0.0.1:PORT``; it serves until
+SIGINT or SIGTERM and then exits 0. An unknown NAME, or an option that server does not
+take, exits 2 with one line saying so. ``--clock`` adds ``POST /_clock {"advance": SECONDS}``
+(see :mod:`helpers.clock_route`) to any server.
 """
 
 from __future__ import annotations
@@ -12,24 +14,55 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 from . import servers
-from .live_server import HOST, POLL_INTERVAL, PortUnavailable, make_quiet_server
+from .clock_route import ClockRoute
+from .notebook.course_clock import clock
+from .notebook.live_server import HOST, POLL_INTERVAL, PortUnavailable, make_quiet_server
 
 EXIT_USAGE = 2
+#: Options passed to a server's ``create_app`` under the parameter name, when given.
+SERVER_OPTIONS = {"db": "--db", "redis": "--redis"}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers",
+                                     description=(__doc__ or "").splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run one demo server on 127.0.0.1")
     serve.add_argument("name", metavar="NAME", help="which demo server")
     serve.add_argument("--port", type=int, default=0, help="TCP port (default 0: a free port)")
     serve.add_argument("--db", metavar="PATH", default=None, help="where the server keeps its data")
+    serve.add_argument("--redis", metavar="URL", default=None,
+                       help="keep shared state in this Redis (redis://127.0.0.1:PORT/0)")
+    serve.add_argument("--clock", action="store_true",
+                       help="add POST /_clock to move the server's course clock")
     return parser
 
 
-def serve(name: str, port: int = 0, db: str | None = None) -> int:
+class UnsupportedOption(Exception):
+    """The user gave an option the chosen server does not take (exit 2)."""
+
+
+def build_app(name: str, options: dict[str, Any], with_clock: bool) -> Any:
+    """The WSGI app: ``create_app`` with the options it takes, wrapped for ``--clock``.
+
+    Raises :class:`UnsupportedOption` naming an option the server does not take.
+    """
+    create_app = servers.factory(name)
+    accepted = servers.accepted_options(create_app)
+    given = {key: value for key, value in options.items() if value is not None}
+    for key in given:
+        if key not in accepted and "*" not in accepted:
+            raise UnsupportedOption(f"server {name!r} does not support {SERVER_OPTIONS[key]}")
+    if "clock" in accepted:
+        given["clock"] = clock
+    app = create_app(**given)
+    return ClockRoute(app, clock) if with_clock else app
+
+
+def serve(name: str, port: int = 0, *, with_clock: bool = False, **options: Any) -> int:
     """Run the demo server ``name`` in the foreground; return the process exit code."""
     if name not in servers.names():
         known = ", ".join(servers.names()) or "(none yet)"
@@ -39,8 +72,11 @@ def serve(name: str, port: int = 0, db: str | None = None) -> int:
         print(f"port must be between 0 and 65535, not {port}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        app = servers.factory(name)(db=db)
-    except Exception as exc:  # a bad --db path, an unreadable key file: one clear line, no traceback
+        app = build_app(name, options, with_clock)
+    except UnsupportedOption as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # a bad --db path, an unreadable key file: one clear line
         print(f"cannot start {name}: {exc}", file=sys.stderr)
         return 1
     try:
@@ -67,7 +103,7 @@ def serve(name: str, port: int = 0, db: str | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args.name, args.port, args.db)
+        return serve(args.name, args.port, with_clock=args.clock, db=args.db, redis=args.redis)
     return EXIT_USAGE  # pragma: no cover - argparse rejects other commands
 
 

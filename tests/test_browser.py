@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import CliServer, start_cli_server
+from tests.support import CliServer, start_cli_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 MISSING = "needs a real browser: install Debian's 'chromium' package"

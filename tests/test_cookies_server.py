@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import http.client
 import re
-from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.conftest import CliServer, start_cli_server
+from tests.support import TIMEOUT, CliServer, assert_json_error, module_server
 
-TIMEOUT = 10
 NAMES = ["lab_plain", "lab_max_age", "lab_path", "lab_httponly", "lab_strict", "lab_lax",
          "lab_none", "lab_signed"]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[CliServer]:
-    running = start_cli_server("cookies")
-    yield running
-    assert running.stop() == 0
+server = module_server("cookies")
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +37,6 @@ def attributes(line: str) -> dict[str, str]:
         name, _, value = part.strip().partition("=")
         found[name.lower()] = value
     return found
-
-
-def assert_json_error(response: requests.Response, status: int) -> None:
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert set(response.json()) == {"error", "message"}
 
 
 def test_the_page_lists_what_it_received_escaped(url: str) -> None:

@@ -1,7 +1,7 @@
 import pytest
 
 from helpers import check
-from helpers.exercises import NOT_ATTEMPTED
+from helpers.notebook.exercises import NOT_ATTEMPTED
 
 
 def test_unanswered_exercise_says_so(capsys) -> None:

@@ -11,7 +11,7 @@ import requests
 from flask import Flask
 
 from helpers import LiveServer, running_servers, serve, stop_all
-from helpers.live_server import PortUnavailable
+from helpers.notebook.live_server import PortUnavailable
 
 
 def make_app(tag: str = "one") -> Flask:

@@ -1,6 +1,6 @@
 """Two `sessions` servers sharing one real Redis: a black-box test of scaling out.
 
-Both run as ``python -m helpers serve sessions --db redis://...``, exactly as a reader
+Both run as ``python -m helpers serve sessions --redis redis://...``, exactly as a reader
 would start them. A login on one is valid on the other, a logout on one ends the
 session on both, and when Redis goes away both answer a clear JSON 503 (never a 500,
 never a traceback), then recover once Redis is back on the same port.
@@ -8,8 +8,6 @@ never a traceback), then recover once Redis is back on the same port.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,14 +15,17 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from helpers.live_server import LiveServer
-from helpers.redis_server import RedisServer, free_port
-from helpers.round_robin import RoundRobin
-from tests.conftest import CliServer, start_cli_server
-
-REQUIRE_SYSTEM_DEPS = os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1"
-MISSING = "needs a real redis-server: install the 'redis-server' package"
-TIMEOUT = 5
+from helpers.notebook.live_server import LiveServer
+from helpers.notebook.redis_server import RedisServer, free_port
+from helpers.notebook.round_robin import RoundRobin
+from tests.support import (
+    TIMEOUT,
+    CliServer,
+    assert_json_error,
+    login,
+    need_redis_server,
+    start_cli_server,
+)
 
 
 @dataclass
@@ -36,15 +37,12 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    if shutil.which("redis-server") is None:
-        if REQUIRE_SYSTEM_DEPS:
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
+    need_redis_server()
     redis_server = RedisServer().start()
     servers: list[CliServer] = []
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:  # two interpreters start at once
-            starting = [pool.submit(start_cli_server, "sessions", "--db", redis_server.url)
+            starting = [pool.submit(start_cli_server, "sessions", "--redis", redis_server.url)
                         for _ in range(2)]
             for future in starting:
                 if future.exception() is None:
@@ -56,11 +54,6 @@ def cluster() -> Iterator[Cluster]:
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(lambda server: server.stop(), servers))
         redis_server.stop()
-
-
-def login(base_url: str, username: str = "alice", password: str = "wonderland") -> requests.Response:
-    return requests.post(f"{base_url}/login", json={"username": username, "password": password},
-                         timeout=TIMEOUT)
 
 
 def me(base_url: str, sid: str | None, cookie_name: str = "sid") -> requests.Response:
@@ -78,11 +71,7 @@ def session_cookie(response: requests.Response) -> tuple[str, str]:
 
 
 def assert_clean_503(response: requests.Response) -> None:
-    assert response.status_code == 503, (response.status_code, response.text)
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["error"] == "store_unavailable"
-    assert isinstance(body.get("message"), str) and body["message"]
+    assert_json_error(response, 503, "store_unavailable")
     assert "Traceback" not in response.text and "redis." not in response.text
 
 

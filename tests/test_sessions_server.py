@@ -17,19 +17,20 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from helpers.course_clock import CourseClock
+from helpers.notebook.course_clock import CourseClock
 from helpers.servers.sessions import create_app
-from helpers.session_store import (
-    MemorySessionStore,
-    SessionRecord,
-    SQLiteSessionStore,
-    StoreUnavailable,
+from helpers.stores import MemorySessionStore, SessionRecord, SQLiteSessionStore, StoreUnavailable
+from tests.support import (
+    COOKIE_CHALLENGE,
+    TIMEOUT,
+    CliServer,
+    run_concurrently,
+    start_cli_server,
 )
-from tests.conftest import CliServer, run_concurrently, start_cli_server
+from tests.support import assert_json_error as assert_contract_error
+from tests.support import login as login_request
 
-TIMEOUT = 10
 SID = re.compile(r"^[A-Za-z0-9_-]{43}$")
-CREDENTIALS = {"alice": "wonderland", "bob": "builder"}
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,7 @@ def bobs_sid(url: str) -> str:
 
 def login(url: str, username: str = "alice", password: str | None = None,
           client: requests.Session | None = None) -> requests.Response:
-    body = {"username": username, "password": CREDENTIALS.get(username, "x") if password is None else password}
-    return (client or requests).post(f"{url}/login", json=body, timeout=TIMEOUT)
+    return login_request(url, username, password, http=client or requests)
 
 
 def sid_of(response: requests.Response) -> str:
@@ -77,12 +77,9 @@ def me(url: str, sid: str | None) -> requests.Response:
 
 
 def assert_json_error(response: requests.Response, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error", "message"} and body["message"]
-    if code is not None:
-        assert body["error"] == code
+    """The contract's error, and on a 401 the cookie-session challenge (a course convention)."""
+    assert_contract_error(response, status, code,
+                          challenge=COOKIE_CHALLENGE if status == 401 else None)
 
 
 def raw_request(url: str, method: str, path: str, headers: dict[str, bytes],
@@ -223,19 +220,25 @@ JSON = {"Content-Type": "application/json"}
 @pytest.mark.parametrize("body, headers, status, code", [
     (b"{bad json", JSON, 400, "invalid_json"),
     (b"", JSON, 400, "invalid_json"),
-    (b"[]", JSON, 400, "invalid_json"),
-    (b"null", JSON, 400, "invalid_json"),
-    (b'"alice"', JSON, 400, "invalid_json"),
+    (b"[]", JSON, 400, "invalid_request"),
+    (b"null", JSON, 400, "invalid_request"),
+    (b'"alice"', JSON, 400, "invalid_request"),
     (b"\xff\xfe\x00{", JSON, 400, "invalid_json"),
-    (b'{"username": "alice"}', JSON, 400, "missing_field"),
-    (b'{"password": "wonderland"}', JSON, 400, "missing_field"),
-    (b'{"username": "", "password": "wonderland"}', JSON, 400, "missing_field"),
-    (b'{"username": null, "password": "wonderland"}', JSON, 400, "missing_field"),
-    (b'{"username": 7, "password": "wonderland"}', JSON, 400, "invalid_field"),
-    (b'{"username": "alice", "password": ["wonderland"]}', JSON, 400, "invalid_field"),
-    (b'{"username": {"$ne": 1}, "password": true}', JSON, 400, "invalid_field"),
-    (b'{"username": "alice", "password": "' + b"p" * 5000 + b'"}', JSON, 400, "invalid_field"),
-    (b"username=alice", {"Content-Type": "application/x-www-form-urlencoded"}, 400, "missing_field"),
+    (b'{"username": NaN, "password": "x"}', JSON, 400, "invalid_json"),
+    (b'{"username": "bob", "username": "alice", "password": "wonderland"}', JSON, 400,
+     "invalid_json"),
+    (b'{"username": "alice"}', JSON, 400, "invalid_request"),
+    (b'{"password": "wonderland"}', JSON, 400, "invalid_request"),
+    (b'{"username": "", "password": "wonderland"}', JSON, 400, "invalid_request"),
+    (b'{"username": null, "password": "wonderland"}', JSON, 400, "invalid_request"),
+    (b'{"username": 7, "password": "wonderland"}', JSON, 400, "invalid_request"),
+    (b'{"username": "alice", "password": ["wonderland"]}', JSON, 400, "invalid_request"),
+    (b'{"username": {"$ne": 1}, "password": true}', JSON, 400, "invalid_request"),
+    (b'{"username": "alice", "password": "' + b"p" * 5000 + b'"}', JSON, 400, "invalid_request"),
+    (b"username=alice", {"Content-Type": "application/x-www-form-urlencoded"}, 400,
+     "invalid_request"),
+    (b"username=bob&username=alice&password=wonderland",
+     {"Content-Type": "application/x-www-form-urlencoded"}, 400, "invalid_request"),
     (b"username=alice&password=wonderland", {"Content-Type": "text/plain"}, 415, None),
     (b"username=alice&password=wonderland", {}, 415, None),
     (b"", {}, 415, None),
@@ -269,6 +272,7 @@ def test_garbage_cookies_are_401_never_500(url: str, cookie: bytes) -> None:
     status, body, headers = raw_request(url, "GET", "/me", {"Cookie": cookie})
     assert status == 401, body
     assert headers["Content-Type"].startswith("application/json")
+    assert headers["WWW-Authenticate"] == COOKIE_CHALLENGE
     status, _, _ = raw_request(url, "GET", "/", {"Cookie": cookie})
     assert status == 200
     status, _, _ = raw_request(url, "POST", "/logout", {"Cookie": cookie})
@@ -418,7 +422,7 @@ def test_an_idle_session_expires_on_the_course_clock(app_parts) -> None:
     assert client.get("/me").status_code == 200
     clock.advance(1801)
     answer = client.get("/me")
-    assert answer.status_code == 401 and answer.json["error"] == "not_logged_in"
+    assert_contract_error(answer, 401, "not_logged_in", challenge=COOKIE_CHALLENGE)
     assert len(store) == 0  # the expired session was deleted, not just refused
 
 
@@ -464,8 +468,23 @@ def test_a_store_outage_is_a_503_json_never_a_500() -> None:
     for answer in answers:
         assert answer.status_code == 503
         assert answer.json["error"] == "store_unavailable" and answer.json["message"]
-    # bad credentials are still a 401: the store is not asked
-    assert client.post("/login", json={"username": "alice", "password": "x"}).status_code == 401
+    # bad credentials are still a 401, with its challenge: the store is not asked
+    refused = client.post("/login", json={"username": "alice", "password": "x"})
+    assert_contract_error(refused, 401, "invalid_credentials", challenge=COOKIE_CHALLENGE)
+
+
+def test_two_apps_on_one_store_are_two_instances_of_one_site() -> None:
+    """create_app(store=...) shares a store; ``instance`` names who answered."""
+    shared = MemorySessionStore()
+    one = create_app(store=shared, instance="one").test_client()
+    two = create_app(store=shared, instance="two").test_client()
+    assert one.post("/login", json={"username": "alice", "password": "wonderland"}).status_code == 200
+    two.set_cookie("sid", one.get_cookie("sid").value)
+    answer = two.get("/me")
+    assert answer.status_code == 200 and answer.json == {"username": "alice"}
+    assert answer.headers["X-Instance"] == "two"
+    assert two.post("/logout").status_code == 204
+    assert len(shared) == 0
 
 
 def test_the_page_escapes_what_it_shows() -> None:

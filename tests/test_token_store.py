@@ -1,4 +1,4 @@
-"""helpers.token_store: refresh-token families and the jti denylist, including under threads."""
+"""helpers.stores.tokens: refresh-token families and the jti denylist, including under threads."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.token_store import (
+from helpers.stores.tokens import (
+    ENDED,
     EXPIRED,
     FAMILY_EXPIRED,
+    FAMILY_RETENTION,
     REUSED,
     REVOKED,
     ROTATED,
@@ -21,7 +23,7 @@ from helpers.token_store import (
     hash_refresh_token,
     new_refresh_token,
 )
-from tests.conftest import run_concurrently
+from tests.support import run_concurrently
 
 T0 = 1_800_000_000
 REFRESH, FAMILY, ACCESS = 3600, 4 * 3600, 300
@@ -35,12 +37,12 @@ def store(tmp_path: Path) -> Iterator[TokenStore]:
 
 
 def start(store: TokenStore, raw: str, *, now: int = T0, jti: str = "jti-1", sub: str = "alice") -> str:
-    return store.start_family(sub, hash_refresh_token(raw), now=now, refresh_ttl=REFRESH,
+    return store.start_family(sub, raw, now=now, refresh_ttl=REFRESH,
                               family_lifetime=FAMILY, access_jti=jti, access_expires_at=now + ACCESS)
 
 
 def rotate(store: TokenStore, old: str, new: str, *, now: int = T0 + 10, jti: str = "jti-2") -> str:
-    return store.rotate(hash_refresh_token(old), hash_refresh_token(new), now=now, refresh_ttl=REFRESH,
+    return store.rotate(old, new, now=now, refresh_ttl=REFRESH,
                         access_jti=jti, access_expires_at=now + ACCESS).outcome
 
 
@@ -53,7 +55,7 @@ def test_refresh_tokens_are_random_and_hashed_with_sha256() -> None:
 
 def test_rotation_spends_the_token_and_chains_the_successor(store: TokenStore) -> None:
     family = start(store, "r1")
-    result = store.rotate(hash_refresh_token("r1"), hash_refresh_token("r2"), now=T0 + 10, refresh_ttl=REFRESH,
+    result = store.rotate("r1", "r2", now=T0 + 10, refresh_ttl=REFRESH,
                           access_jti="jti-2", access_expires_at=T0 + 10 + ACCESS)
     assert result.ok and (result.outcome, result.family_id, result.sub) == (ROTATED, family, "alice")
     rows = {row["token_hash"]: row for row in store.rows("refresh_tokens")}
@@ -112,16 +114,33 @@ def test_times_are_stored_as_whole_seconds(store: TokenStore) -> None:
     assert isinstance(family["created_at"], int)
 
 
-def test_revoke_family_by_either_token(store: TokenStore) -> None:
-    start(store, "a1", jti="a-jti")
-    start(store, "b1", jti="b-jti")
-    assert store.revoke_family_of_refresh_token(hash_refresh_token("a1"), now=T0 + 1)
-    assert not store.revoke_family_of_refresh_token(hash_refresh_token("a1"), now=T0 + 2)  # already
-    assert not store.revoke_family_of_refresh_token(hash_refresh_token("nope"), now=T0 + 2)
+def test_end_a_login_by_either_token(store: TokenStore) -> None:
+    family_a = start(store, "a1", jti="a-jti")
+    family_b = start(store, "b1", jti="b-jti")
+    assert store.end_login_of_refresh_token("a1", now=T0 + 1) == (ENDED, family_a)
+    assert store.end_login_of_refresh_token("a1", now=T0 + 2) == (REVOKED, family_a)  # already
+    assert store.end_login_of_refresh_token("nope", now=T0 + 2) == (UNKNOWN, None)
     assert store.is_jti_denied("a-jti") and not store.is_jti_denied("b-jti")
-    assert store.revoke_family_of_access_token("b-jti", now=T0 + 3)
-    assert not store.revoke_family_of_access_token("unknown-jti", now=T0 + 3)
+    assert store.end_login(family_b, now=T0 + 3)
+    assert not store.end_login(family_b, now=T0 + 4)  # a second logout ends nothing
+    assert not store.end_login("unknown-family", now=T0 + 3)
+    assert store.is_jti_denied("b-jti")
     assert rotate(store, "b1", "b2") == REVOKED
+
+
+def test_logout_with_a_spent_refresh_token_is_reuse(store: TokenStore) -> None:
+    family = start(store, "c1", jti="c-jti")
+    assert rotate(store, "c1", "c2", jti="c2-jti") == ROTATED
+    assert store.end_login_of_refresh_token("c1", now=T0 + 20) == (REUSED, family)
+    assert store.is_jti_denied("c2-jti")
+    assert rotate(store, "c2", "c3", now=T0 + 30) == REVOKED
+
+
+def test_the_store_hashes_refresh_tokens_itself(store: TokenStore) -> None:
+    start(store, "raw-token")
+    (row,) = store.rows("refresh_tokens")
+    assert row["token_hash"] == hash_refresh_token("raw-token")
+    assert "raw-token" not in str(store.rows("refresh_tokens"))
 
 
 def test_deny_jti_is_idempotent_and_purged_after_exp(store: TokenStore) -> None:
@@ -134,13 +153,16 @@ def test_deny_jti_is_idempotent_and_purged_after_exp(store: TokenStore) -> None:
     assert not store.is_jti_denied("j1")
 
 
-def test_purge_removes_whole_families_after_their_lifetime(store: TokenStore) -> None:
+def test_purge_removes_whole_families_a_day_after_their_lifetime(store: TokenStore) -> None:
     start(store, "old", jti="old-jti")
     start(store, "new", now=T0 + 3600, jti="new-jti")
     store.purge_expired(now=T0 + FAMILY)
+    assert len(store.rows("families")) == 2  # kept a while, so a late refresh hears "too old"
+    assert rotate(store, "old", "x", now=T0 + FAMILY) == FAMILY_EXPIRED
+    store.purge_expired(now=T0 + FAMILY + FAMILY_RETENTION)
     assert [r["sub"] for r in store.rows("families")] == ["alice"]
     assert [r["token_hash"] for r in store.rows("refresh_tokens")] == [hash_refresh_token("new")]
-    assert rotate(store, "old", "x", now=T0 + FAMILY) == UNKNOWN
+    assert rotate(store, "old", "x", now=T0 + FAMILY + FAMILY_RETENTION) == UNKNOWN
 
 
 def test_rows_only_shows_known_tables(store: TokenStore) -> None:

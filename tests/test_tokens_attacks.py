@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.conftest import CliServer, start_cli_server
+from tests.support import TIMEOUT, CliServer, assert_json_error, module_server
 
 KEYS = Path(__file__).resolve().parent.parent / "data" / "keys"
 ISSUER, AUDIENCE, KID = "urn:course:tokens", "urn:course:api", "demo-rsa-2026"
@@ -50,8 +50,8 @@ def part(obj: Any) -> str:
 def claims(**changes: Any) -> dict[str, Any]:
     """Correct access-token claims for alice, issued now; ``name=DROP`` removes a claim."""
     now = int(time.time())
-    base = {"iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "iat": now - 5, "exp": now + 300,
-            "jti": "f" * 32}
+    base = {"iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "client_id": "course-notebooks",
+            "iat": now - 5, "exp": now + 300, "jti": "f" * 32, "sid": "s" * 22}
     base.update(changes)
     return {k: v for k, v in base.items() if v is not DROP}
 
@@ -77,11 +77,7 @@ def unsigned(alg: str, signature: str = "") -> str:
 
 
 # -- the server -------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server() -> Iterator[CliServer]:
-    srv = start_cli_server("tokens")
-    yield srv
-    srv.stop()
+server = module_server("tokens")
 
 
 @pytest.fixture(scope="module")
@@ -93,20 +89,18 @@ def http() -> Iterator[requests.Session]:
 @pytest.fixture(scope="module")
 def me(server: CliServer, http: requests.Session) -> Callable[[str], requests.Response]:
     def call(token: str) -> requests.Response:
-        return http.get(server.url + "/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        return http.get(server.url + "/me", headers={"Authorization": f"Bearer {token}"},
+                        timeout=TIMEOUT)
 
     return call
 
 
 def assert_refused(response: requests.Response, reason: str | None = None) -> None:
-    assert response.status_code == 401, (response.status_code, response.text)
-    assert response.headers["Content-Type"] == "application/json"
-    body = response.json()
-    assert body["error"] == "invalid_token" and isinstance(body["message"], str) and body["message"]
-    challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer realm="tokens", error="invalid_token", error_description="')
+    body = assert_json_error(
+        response, 401, "invalid_token", field="error_description",
+        challenge='Bearer realm="tokens", error="invalid_token", error_description="')
     if reason is not None:
-        assert reason in body["message"], (reason, body["message"])
+        assert reason in body["error_description"], (reason, body["error_description"])
 
 
 # -- sanity: the forging helpers make tokens the server accepts -------------------------------
@@ -122,17 +116,21 @@ def test_a_token_signed_here_with_correct_claims_works(me, header: dict) -> None
     assert response.status_code == 200 and response.json() == {"sub": "alice"}
 
 
-def test_the_old_demo_key_still_verifies_under_its_own_kid(me) -> None:
-    assert me(rs256(claims(), key=OLD_PRIVATE, kid="demo-rsa-2025")).status_code == 200
+def test_the_retired_demo_key_verifies_nothing_issued_after_2026_01_01(me) -> None:
+    assert_refused(me(rs256(claims(), key=OLD_PRIVATE, kid="demo-rsa-2025")), "retired")
 
 
 # -- alg=none ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("token", [
-    unsigned("none"), unsigned("none", "AAAA"), unsigned("None", "AAAA"), unsigned("NONE", "AAAA"),
-    unsigned("nOnE", "AAAA"), unsigned("", "AAAA"),
+UNSECURED = "not a signed JWT (JWS)"  # RFC 7519 section 6: an Unsecured JWT is still a JWT
+
+
+@pytest.mark.parametrize(("token", "reason"), [
+    (unsigned("none"), UNSECURED), (unsigned("none", "AAAA"), UNSECURED),
+    (unsigned("None", "AAAA"), UNSECURED), (unsigned("NONE", "AAAA"), UNSECURED),
+    (unsigned("nOnE", "AAAA"), UNSECURED), (unsigned("", "AAAA"), "must be signed with RS256"),
 ], ids=["empty-signature", "junk-signature", "None", "NONE", "nOnE", "empty-alg"])
-def test_alg_none_is_refused(me, token: str) -> None:
-    assert_refused(me(token))
+def test_alg_none_is_refused(me, token: str, reason: str) -> None:
+    assert_refused(me(token), reason)
 
 
 # -- RS256 -> HS256 key confusion ---------------------------------------------------------------
@@ -267,7 +265,7 @@ def test_wrong_claims_are_refused(me, changes: dict, reason: str) -> None:
     assert_refused(me(rs256(claims(**changes))), reason)
 
 
-@pytest.mark.parametrize("name", ["exp", "aud", "iss", "sub", "jti", "iat"])
+@pytest.mark.parametrize("name", ["exp", "aud", "iss", "sub", "jti", "iat", "client_id", "sid"])
 def test_each_required_claim_must_be_present(me, name: str) -> None:
     assert_refused(me(rs256(claims(**{name: DROP}))), f"the token lacks required claims: {name}")
 

@@ -1,16 +1,17 @@
 """Refresh-token rotation in the ``tokens`` server.
 
 Over HTTP against the CLI server: rotation, reuse detection (a spent token revokes its
-whole family), a 16-thread race on one token, and what the SQLite file holds. Expiry
-needs a clock the test can move, which the CLI server's clock is not, so the lifetimes
-are tested in-process: ``create_app`` with the test's own CourseClock, driven with
-Flask's test client.
+whole family), a 16-thread race on one token, what the SQLite file holds, and, with
+``--clock``, expiry and logout with an expired access token. The lifetimes and the purge
+schedule are also tested in-process: ``create_app`` with the test's own CourseClock,
+driven with Flask's test client.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import hashlib
-import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +21,17 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from helpers.course_clock import CourseClock
+from helpers.notebook.course_clock import CourseClock
 from helpers.servers import tokens
-from tests.conftest import CliServer, run_concurrently, start_cli_server
+from tests.support import (
+    TIMEOUT,
+    CliServer,
+    assert_json_error,
+    run_concurrently,
+    start_cli_server,
+)
+from tests.support import login as login_request
 
-TIMEOUT = 10
 RACERS = 16
 RACE_ROUNDS = 5
 
@@ -36,18 +43,15 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(db_path: Path) -> Iterator[CliServer]:
-    srv = start_cli_server("tokens", "--db", str(db_path))
+    """One CLI server for the module, with ``--clock``: the clock only moves forward, so
+    every test reads its times from the server's answers, never from its own clock."""
+    srv = start_cli_server("tokens", "--db", str(db_path), "--clock")
     yield srv
-    srv.process.send_signal(signal.SIGTERM)
-    assert srv.process.wait(10) == 0
-    assert srv.process.stderr is not None
-    errors = srv.process.stderr.read()
-    srv.stop()
-    assert "Traceback" not in errors, errors[-3000:]
+    srv.stop_cleanly()
 
 
 def login(url: str) -> dict[str, Any]:
-    response = requests.post(f"{url}/login", json={"username": "alice", "password": "wonderland"}, timeout=TIMEOUT)
+    response = login_request(url)
     assert response.status_code == 200
     return response.json()
 
@@ -60,11 +64,9 @@ def me_status(url: str, access_token: str) -> int:
     return requests.get(f"{url}/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMEOUT).status_code
 
 
-def assert_invalid_grant(response: Any) -> None:
-    assert response.status_code == 401
-    body = response.json() if callable(response.json) else response.json
-    assert set(body) == {"error", "message"}
-    assert body["error"] == "invalid_grant"
+def assert_invalid_grant(response: Any) -> dict[str, Any]:
+    """RFC 6749 section 5.2: a refused refresh token is 400 invalid_grant."""
+    return assert_json_error(response, 400, "invalid_grant", field="error_description")
 
 
 # -- rotation over HTTP ----------------------------------------------------------------------
@@ -91,8 +93,7 @@ def test_reusing_a_spent_token_revokes_the_whole_family(server: CliServer) -> No
     assert me_status(server.url, third["access_token"]) == 200
 
     reuse = refresh(server.url, first["refresh_token"])  # a thief replays the first token
-    assert_invalid_grant(reuse)
-    assert "revoked" in reuse.json()["message"]
+    assert "revoked" in assert_invalid_grant(reuse)["error_description"]
     # the newest refresh token of the family is dead too, and so are its access tokens
     assert_invalid_grant(refresh(server.url, third["refresh_token"]))
     assert me_status(server.url, third["access_token"]) == 401
@@ -107,9 +108,13 @@ def test_reuse_does_not_touch_another_login(server: CliServer) -> None:
     assert refresh(server.url, bystander["refresh_token"]).status_code == 200
 
 
-@pytest.mark.parametrize("token", ["", "x", "no-such-token-" + "a" * 30, "ünïcode"])
+@pytest.mark.parametrize("token", ["x", "no-such-token-" + "a" * 30, "ünïcode"])
 def test_unknown_refresh_tokens_are_refused(server: CliServer, token: str) -> None:
     assert_invalid_grant(refresh(server.url, token))
+
+
+def test_an_empty_refresh_token_is_a_missing_parameter(server: CliServer) -> None:
+    assert_json_error(refresh(server.url, ""), 400, "invalid_request", field="error_description")
 
 
 def test_an_access_token_is_not_a_refresh_token(server: CliServer) -> None:
@@ -141,8 +146,8 @@ def test_sixteen_simultaneous_refreshes_with_one_token_at_most_one_wins(server: 
         pair = login(server.url)
         results = race(server.url, pair["refresh_token"])
         statuses = sorted(status for status, _ in results)
-        assert statuses == [200] + [401] * (RACERS - 1), statuses
-        assert all(body["error"] == "invalid_grant" for status, body in results if status == 401)
+        assert statuses == [200] + [400] * (RACERS - 1), statuses
+        assert all(body["error"] == "invalid_grant" for status, body in results if status == 400)
         # the losers presented a spent token: reuse, so even the winner's new pair is revoked
         winner = next(body for status, body in results if status == 200)
         assert_invalid_grant(refresh(server.url, winner["refresh_token"]))
@@ -197,7 +202,7 @@ def test_access_token_expires_on_the_course_clock(client: FlaskClient, clock: Co
     expired = local_me(client, pair["access_token"])
     assert expired.status_code == 401
     assert 'error="invalid_token"' in expired.headers["WWW-Authenticate"]
-    assert "expired" in expired.get_json()["message"]
+    assert "expired" in expired.get_json()["error_description"]
     # a refresh brings a fresh access token
     fresh = client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
     assert fresh.status_code == 200
@@ -211,8 +216,7 @@ def test_a_refresh_token_expires_when_left_unused(client: FlaskClient, clock: Co
     assert renewed.status_code == 200  # just in time; its successor lives REFRESH seconds again
     clock.advance(REFRESH)
     late = client.post("/refresh", json={"refresh_token": renewed.get_json()["refresh_token"]})
-    assert_invalid_grant(late)
-    assert "expired" in late.get_json()["message"]
+    assert "expired" in assert_invalid_grant(late)["error_description"]
 
 
 def test_the_family_has_an_absolute_lifetime(client: FlaskClient, clock: CourseClock) -> None:
@@ -226,25 +230,63 @@ def test_the_family_has_an_absolute_lifetime(client: FlaskClient, clock: CourseC
         token = response.get_json()["refresh_token"]
     clock.advance(FAMILY - used)
     too_old = client.post("/refresh", json={"refresh_token": token})
-    assert_invalid_grant(too_old)
-    assert "too old" in too_old.get_json()["message"]
+    assert "too old" in assert_invalid_grant(too_old)["error_description"]
 
 
-def test_denylist_rows_are_purged_after_the_token_expires(client: FlaskClient, clock: CourseClock) -> None:
+def test_denylist_rows_are_purged_on_schedule_after_the_token_expires(
+        client: FlaskClient, clock: CourseClock) -> None:
+    store = client.application.extensions["token_store"]
+    client.get("/")  # the first request purges at once; the next purge is due a minute later
     pair = local_login(client, clock)
     logout = client.post("/logout", json={"refresh_token": pair["refresh_token"]},
                          headers={"Authorization": f"Bearer {pair['access_token']}"})
     assert logout.status_code == 204
-    store = client.application.extensions["token_store"]
     assert [row["reason"] for row in store.rows("denied_jtis")] == ["logout"]
     clock.advance(ACCESS)
-    assert client.post("/login", json={"username": "bob", "password": "builder"}).status_code == 200
-    assert store.rows("denied_jtis") == []  # a login purges what has expired
+    client.get("/")  # any request may run the purge once it is due
+    assert store.rows("denied_jtis") == [] and store.rows("access_tokens") == []
     assert local_me(client, pair["access_token"]).status_code == 401  # still refused: expired
 
 
+def test_the_purge_runs_at_most_once_a_minute_in_batches(tmp_path: Path) -> None:
+    from helpers.stores.tokens import PURGE_INTERVAL, TokenStore
+
+    store = TokenStore(str(tmp_path / "purge.db"), purge_batch=10)
+    for n in range(25):
+        store.deny_jti(f"jti-{n}", 1000, now=900)
+    assert store.purge_if_due(now=1000) == 10  # a full batch: a backlog is left ...
+    assert store.purge_if_due(now=1000) == 10  # ... so the next request continues it
+    assert store.purge_if_due(now=1000) == 5
+    store.deny_jti("late", 1001, now=1000)
+    assert store.purge_if_due(now=1001) == 0  # not due: at most once per interval
+    assert store.purge_if_due(now=1000 + PURGE_INTERVAL) == 1
+    plan = store._read("EXPLAIN QUERY PLAN SELECT rowid FROM denied_jtis WHERE expires_at <= 5")
+    assert any("denied_jtis_by_expiry" in str(row) for row in plan)
+    store.close()
+
+
+# -- over HTTP with --clock ------------------------------------------------------------------
+def test_expiry_over_http_with_the_clock_route(server: CliServer) -> None:
+    pair = login(server.url)
+    server.advance(tokens.ACCESS_TTL)
+    expired = requests.get(f"{server.url}/me", timeout=TIMEOUT,
+                           headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert_json_error(expired, 401, "invalid_token", field="error_description")
+    assert 'error="invalid_token"' in expired.headers["WWW-Authenticate"]
+    assert refresh(server.url, pair["refresh_token"]).status_code == 200
+
+
+def test_logout_with_only_an_expired_access_token_ends_the_login(server: CliServer) -> None:
+    pair = login(server.url)
+    server.advance(tokens.ACCESS_TTL + 1)
+    response = requests.post(f"{server.url}/logout", timeout=TIMEOUT,
+                             headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert response.status_code == 204
+    assert_invalid_grant(refresh(server.url, pair["refresh_token"]))
+
+
 def test_works_on_a_live_server_with_a_moved_clock(clock: CourseClock, tmp_path: Path) -> None:
-    from helpers.live_server import LiveServer
+    from helpers.notebook.live_server import LiveServer
 
     app = tokens.create_app(str(tmp_path / "live.db"), clock=clock)
     with LiveServer(app, name="tokens-test") as live:
@@ -255,11 +297,18 @@ def test_works_on_a_live_server_with_a_moved_clock(clock: CourseClock, tmp_path:
         assert refresh(live.url, pair["refresh_token"]).status_code == 200
 
 
-def test_default_database_is_a_temporary_file() -> None:
+def test_default_database_is_a_temporary_file_removed_with_its_app() -> None:
+    before = atexit._ncallbacks()
     app = tokens.create_app()
     path = Path(app.config["TOKENS_DB"])
     assert path.exists() and path.name == "tokens.db"
     assert path.parent.name.startswith("course-tokens-")
+    again = tokens.create_app()  # a notebook cell run twice
+    assert atexit._ncallbacks() == before  # no new atexit handler per call
+    del app
+    gc.collect()
+    assert not path.parent.exists()  # the first app's database went with it
+    assert Path(again.config["TOKENS_DB"]).exists()
 
 
 def test_cli_default_database_is_removed_at_exit(tmp_path: Path) -> None:
@@ -267,7 +316,7 @@ def test_cli_default_database_is_removed_at_exit(tmp_path: Path) -> None:
     private_tmp.mkdir()
     srv = start_cli_server("tokens", env={"TMPDIR": str(private_tmp)})
     try:
-        assert refresh(srv.url, "unknown").status_code == 401  # the server works
+        assert refresh(srv.url, "unknown").status_code == 400  # the server works
         (made,) = private_tmp.glob("course-tokens-*")
         assert (made / "tokens.db").exists()
     finally:

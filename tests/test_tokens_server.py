@@ -1,9 +1,10 @@
 """The ``tokens`` server as a black box: ``python -m helpers serve tokens``, driven over HTTP.
 
-Login, /me with Bearer tokens, the JWKS (checked with jwcrypto, a second JOSE library
-that knows nothing of the server but its published keys), a battery of malformed and
-forged tokens that must all be a JSON 401 with a ``WWW-Authenticate`` challenge, bad
-request bodies, logout, and 8 concurrent clients.
+Login, /me with Bearer tokens (RFC 6750 section 3.1: a bare challenge without credentials,
+400 for a malformed header, 401 ``invalid_token`` for a bad token), the JWKS (checked with
+jwcrypto, a second JOSE library that knows nothing of the server but its published keys),
+a battery of malformed and forged tokens, bad request bodies answered as RFC 6749 section
+5.2 says, logout with either token, and 8 concurrent clients.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import base64
 import functools
 import hashlib
 import hmac
+import http.client
 import json
-import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -28,28 +28,23 @@ from jwcrypto import jwk as jc_jwk
 from jwcrypto import jwt as jc_jwt
 from jwcrypto.jws import InvalidJWSSignature
 
-from tests.conftest import ROOT, CliServer, run_concurrently, start_cli_server
+from tests.support import (
+    ROOT,
+    TIMEOUT,
+    CliServer,
+    assert_json_error,
+    login,
+    me,
+    module_server,
+    run_concurrently,
+)
 
-TIMEOUT = 5
 KEYS = ROOT / "data" / "keys"
 ISSUER, AUDIENCE = "urn:course:tokens", "urn:course:api"
+BEARER = 'Bearer realm="tokens"'
+DESCRIBED = "error_description"
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliServer]:
-    srv = start_cli_server("tokens", "--db", str(tmp_path_factory.mktemp("tokens") / "tokens.db"))
-    yield srv
-    assert_clean_exit(srv)
-
-
-def assert_clean_exit(srv: CliServer) -> None:
-    """Stop the server: exit code 0 and no traceback on stderr (a 500 would have logged one)."""
-    srv.process.send_signal(signal.SIGTERM)
-    assert srv.process.wait(10) == 0
-    assert srv.process.stderr is not None
-    errors = srv.process.stderr.read()
-    srv.stop()
-    assert "Traceback" not in errors and "unhandled error" not in errors, errors[-3000:]
+server = module_server("tokens", db=True)
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +56,6 @@ def alice(server: CliServer) -> dict[str, Any]:
 
 
 # -- helpers ------------------------------------------------------------------------------
-def login(url: str, username: str = "alice", password: str = "wonderland") -> requests.Response:
-    return requests.post(f"{url}/login", json={"username": username, "password": password}, timeout=TIMEOUT)
-
-
-def me(url: str, authorization: str | bytes | None) -> requests.Response:
-    headers = {} if authorization is None else {"Authorization": authorization}
-    return requests.get(f"{url}/me", headers=headers, timeout=TIMEOUT)
 
 
 def b64url(data: bytes | str | dict[str, Any] | list[Any]) -> str:
@@ -90,7 +78,8 @@ def demo_private_key(kid: str = "demo-rsa-2026") -> Any:
 
 def good_claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "iat": now, "exp": now + 300, "jti": "test-" + str(now)}
+    claims = {"iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "client_id": "course-notebooks",
+              "iat": now, "exp": now + 300, "jti": "test-" + str(now), "sid": "test-login"}
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not DROP}
 
@@ -121,19 +110,18 @@ def hs256_raw(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> 
     return f"{signing_input.decode()}.{b64url(signature)}"
 
 
-def assert_bearer_401(response: requests.Response, error: str | None) -> None:
-    assert response.status_code == 401, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error", "message"}
+def assert_bearer_error(response: requests.Response, error: str | None) -> None:
+    """RFC 6750 section 3.1: 401 with a bare challenge (error None), 400 invalid_request,
+    or 401 invalid_token; the JSON body carries the same code."""
+    status = 400 if error == "invalid_request" else 401
+    expected_code = "missing_token" if error is None else error
+    assert_json_error(response, status, expected_code, field=DESCRIBED, challenge=BEARER)
     challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer realm="tokens"')
     if error is None:
-        assert "error=" not in challenge
+        assert challenge == BEARER
     else:
         assert f'error="{error}"' in challenge
         assert 'error_description="' in challenge
-        assert body["error"] == error
 
 
 # -- login ------------------------------------------------------------------------------------
@@ -153,8 +141,9 @@ def test_access_token_header_and_claims(alice: dict[str, Any]) -> None:
     token = alice["access_token"]
     header, claims = part(token, 0), part(token, 1)
     assert header == {"alg": "RS256", "kid": "demo-rsa-2026", "typ": "at+jwt"}
-    assert {"iss", "sub", "aud", "iat", "exp", "jti"} <= set(claims)
+    assert set(claims) == {"iss", "sub", "aud", "client_id", "iat", "exp", "jti", "sid"}
     assert (claims["iss"], claims["aud"], claims["sub"]) == (ISSUER, AUDIENCE, "alice")
+    assert claims["client_id"] == "course-notebooks" and claims["sid"]
     # NumericDates are JSON integers, not strings
     assert type(claims["iat"]) is int and type(claims["exp"]) is int
     assert claims["exp"] - claims["iat"] == 300
@@ -167,12 +156,31 @@ def test_each_login_gets_fresh_tokens(server: CliServer, alice: dict[str, Any]) 
     assert part(again["access_token"], 1)["jti"] != part(alice["access_token"], 1)["jti"]
 
 
-@pytest.mark.parametrize("username, password", [("alice", "wrong"), ("mallory", "wonderland"), ("", "")])
-def test_bad_credentials_are_a_json_401(server: CliServer, username: str, password: str) -> None:
+@pytest.mark.parametrize("username, password", [("alice", "wrong"), ("mallory", "wonderland"),
+                                                ("bob", "wonderland")])
+def test_bad_credentials_are_400_invalid_grant(server: CliServer, username: str,
+                                               password: str) -> None:
+    """RFC 6749 section 5.2: wrong resource-owner credentials are invalid_grant, 400."""
     response = login(server.url, username, password)
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_credentials"
+    assert_json_error(response, 400, "invalid_grant", field=DESCRIBED)
+    assert response.headers["Cache-Control"] == "no-store"
     assert "access_token" not in response.text
+
+
+def test_empty_credentials_are_invalid_request(server: CliServer) -> None:
+    assert_json_error(login(server.url, "", ""), 400, "invalid_request", field=DESCRIBED)
+
+
+@pytest.mark.parametrize("path", ["/login", "/refresh"])
+@pytest.mark.parametrize("authorization", ["Basic YWxpY2U6d29uZGVybGFuZA==", "Bearer abc"])
+def test_client_authentication_is_the_only_401_of_the_token_endpoints(
+        server: CliServer, path: str, authorization: str) -> None:
+    """This server has no client authentication: an attempt is 401 invalid_client (RFC 6749
+    section 5.2), and that 401 carries a challenge."""
+    response = requests.post(server.url + path, json={"username": "alice", "password": "x"},
+                             headers={"Authorization": authorization}, timeout=TIMEOUT)
+    assert_json_error(response, 401, "invalid_client", field=DESCRIBED,
+                      challenge='Basic realm="tokens"')
 
 
 # -- /me ----------------------------------------------------------------------------------------
@@ -184,14 +192,26 @@ def test_me_with_the_access_token(server: CliServer, alice: dict[str, Any]) -> N
     assert me(server.url, f"bearer {alice['access_token']}").status_code == 200
 
 
-def test_me_without_credentials_is_a_bare_challenge(server: CliServer) -> None:
-    assert_bearer_401(me(server.url, None), error=None)
-    assert_bearer_401(me(server.url, "Basic YWxpY2U6d29uZGVybGFuZA=="), error=None)
+@pytest.mark.parametrize("authorization", [None, "Basic YWxpY2U6d29uZGVybGFuZA==",
+                                            "Digest username=alice", "Negotiate abc", "!!!"])
+def test_me_without_bearer_credentials_is_a_bare_challenge(server: CliServer,
+                                                          authorization: str | None) -> None:
+    assert_bearer_error(me(server.url, authorization), error=None)
 
 
-def test_token_signed_with_the_older_key_still_verifies(server: CliServer) -> None:
+def test_the_retired_key_verifies_nothing_issued_after_its_retirement(server: CliServer) -> None:
+    """demo-rsa-2025 retired at 2026-01-01T00:00:00Z: a token it signs now is refused."""
     response = me(server.url, "Bearer " + rs256(good_claims(), kid="demo-rsa-2025"))
-    assert response.status_code == 200, response.text
+    assert_bearer_error(response, "invalid_token")
+    assert "retired" in response.json()[DESCRIBED]
+    assert me(server.url, "Bearer " + rs256(good_claims())).status_code == 200
+
+
+def test_non_integer_numeric_dates_are_numbers_too(server: CliServer) -> None:
+    """RFC 7519 section 2: a NumericDate may be non-integer."""
+    now = time.time()
+    token = rs256(good_claims(iat=now - 0.5, exp=now + 299.5))
+    assert me(server.url, "Bearer " + token).status_code == 200
 
 
 def test_audience_may_be_a_list_that_contains_ours(server: CliServer) -> None:
@@ -200,12 +220,13 @@ def test_audience_may_be_a_list_that_contains_ours(server: CliServer) -> None:
 
 
 # -- the JWKS and an independent verifier -------------------------------------------------------
-def test_jwks_publishes_both_public_keys_only(server: CliServer) -> None:
+def test_jwks_publishes_the_public_key_in_service_only(server: CliServer) -> None:
+    """Long after 2026-01-01 no token signed by demo-rsa-2025 can be valid: it is not listed."""
     response = requests.get(f"{server.url}/.well-known/jwks.json", timeout=TIMEOUT)
     assert response.status_code == 200
     assert "max-age" in response.headers["Cache-Control"]
     keys = response.json()["keys"]
-    assert {k["kid"] for k in keys} == {"demo-rsa-2026", "demo-rsa-2025"}
+    assert {k["kid"] for k in keys} == {"demo-rsa-2026"}
     for key in keys:
         assert set(key) == {"kid", "kty", "alg", "use", "n", "e"}
         assert (key["kty"], key["alg"], key["use"]) == ("RSA", "RS256", "sig")
@@ -245,17 +266,50 @@ MALFORMED_HEADERS: dict[str, str | bytes] = {
     "empty header": "",
     "scheme only": "Bearer",
     "scheme and spaces": "Bearer    ",
+    "lower-case scheme only": "bearer",
+    "two tokens": "Bearer abc def",
     "non-b64token characters": "Bearer !!!.???.***",
+    "a quoted token": 'Bearer "abc"',
     "a comma list": "Bearer a, b",
+    "an auth-param list": "Bearer token=abc",
+    "padding in the middle": "Bearer ab=c",
     "unicode bytes": "Bearer ключ".encode(),
     "latin-1 byte": b"Bearer \xff\xfe",
     "a tab and a token": "Bearer\tabc.def.ghi",
+    "a control character": "Bearer abc\x01def",
 }
 
 
-@pytest.mark.parametrize("authorization", list(MALFORMED_HEADERS.values()), ids=list(MALFORMED_HEADERS))
-def test_malformed_authorization_is_invalid_request(server: CliServer, authorization: str | bytes) -> None:
-    assert_bearer_401(me(server.url, authorization), "invalid_request")
+@pytest.mark.parametrize("authorization", list(MALFORMED_HEADERS.values()),
+                         ids=list(MALFORMED_HEADERS))
+def test_malformed_bearer_header_is_400_invalid_request(server: CliServer,
+                                                        authorization: str | bytes) -> None:
+    assert_bearer_error(me(server.url, authorization), "invalid_request")
+
+
+def raw_get(url: str, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], bytes]:
+    """A GET with exactly these header lines, repeated names included (requests merges them)."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+    try:
+        conn.putrequest("GET", path)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        answer = conn.getresponse()
+        return answer.status, dict(answer.getheaders()), answer.read()
+    finally:
+        conn.close()
+
+
+def test_two_authorization_headers_are_400_invalid_request(server: CliServer,
+                                                           alice: dict[str, Any]) -> None:
+    bearer = f"Bearer {alice['access_token']}"
+    status, headers, body = raw_get(server.url, "/me", [("Authorization", bearer),
+                                                        ("Authorization", bearer)])
+    assert status == 400, body
+    assert json.loads(body)["error"] == "invalid_request"
+    assert 'error="invalid_request"' in headers["WWW-Authenticate"]
 
 
 def _battery() -> dict[str, str]:
@@ -279,6 +333,7 @@ def _battery() -> dict[str, str]:
         "JSON string header": f"{b64url(json.dumps('RS256'))}.{b64url(good_claims())}.{b64url('sig')}",
         "header without alg": f"{b64url({'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
         "alg none, no signature": f"{b64url({'alg': 'none', 'typ': 'at+jwt'})}.{payload}.",
+        "empty signature": f"{head}.{payload}.",
         "alg none, with signature": f"{b64url({'alg': 'none', 'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
         "alg NONE": f"{b64url({'alg': 'NONE', 'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
         "HS256 keyed with the public PEM": hs256_raw(hs_header, good_claims(), _public_pem()),
@@ -317,6 +372,11 @@ def _battery() -> dict[str, str]:
         "missing sub": rs256(good_claims(sub=DROP)),
         "missing iss": rs256(good_claims(iss=DROP)),
         "missing aud": rs256(good_claims(aud=DROP)),
+        "missing client_id": rs256(good_claims(client_id=DROP)),
+        "missing sid": rs256(good_claims(sid=DROP)),
+        "client_id is a number": rs256(good_claims(client_id=7)),
+        "sid is empty": rs256(good_claims(sid="")),
+        "signed by the retired key": rs256(good_claims(), kid="demo-rsa-2025"),
         "wrong issuer": rs256(good_claims(iss="urn:someone:else")),
         "wrong audience": rs256(good_claims(aud="urn:other:api")),
         "audience list without ours": rs256(good_claims(aud=["urn:a", "urn:b"])),
@@ -332,7 +392,16 @@ BATTERY = _battery()
 
 @pytest.mark.parametrize("token", list(BATTERY.values()), ids=list(BATTERY))
 def test_forged_or_broken_tokens_are_invalid_token(server: CliServer, token: str) -> None:
-    assert_bearer_401(me(server.url, "Bearer " + token), "invalid_token")
+    assert_bearer_error(me(server.url, "Bearer " + token), "invalid_token")
+
+
+@pytest.mark.parametrize("alg", ["none", "NONE", "None"])
+def test_an_unsecured_jwt_is_called_what_it_is(server: CliServer, alg: str) -> None:
+    """RFC 7519 section 6: an Unsecured JWT is a JWT, just not a signed one (JWS)."""
+    payload = b64url(good_claims())
+    response = me(server.url, f"Bearer {b64url({'alg': alg, 'typ': 'at+jwt'})}.{payload}.")
+    assert_bearer_error(response, "invalid_token")
+    assert "not a signed JWT (JWS)" in response.json()[DESCRIBED]
 
 
 def test_the_battery_would_pass_if_its_tokens_were_good(server: CliServer) -> None:
@@ -351,7 +420,7 @@ def test_a_header_too_large_to_read_is_a_json_error(server: CliServer) -> None:
 
 
 def test_a_refresh_token_is_not_an_access_token(server: CliServer, alice: dict[str, Any]) -> None:
-    assert_bearer_401(me(server.url, f"Bearer {alice['refresh_token']}"), "invalid_token")
+    assert_bearer_error(me(server.url, f"Bearer {alice['refresh_token']}"), "invalid_token")
 
 
 def test_server_survives_the_battery(server: CliServer, alice: dict[str, Any]) -> None:
@@ -362,8 +431,8 @@ def test_server_survives_the_battery(server: CliServer, alice: dict[str, Any]) -
 # -- request bodies ---------------------------------------------------------------------------------
 BAD_BODIES: dict[str, tuple[bytes, str, int]] = {
     "not JSON": (b"username=alice", "application/json", 400),
-    "form encoded": (b"username=alice&password=wonderland", "application/x-www-form-urlencoded", 415),
-    "text/plain JSON": (b'{"username": "alice", "password": "wonderland"}', "text/plain", 415),
+    "form encoded": (b"username=alice&password=wonderland", "application/x-www-form-urlencoded", 400),
+    "text/plain JSON": (b'{"username": "alice", "password": "wonderland"}', "text/plain", 400),
     "array": (b'["alice", "wonderland"]', "application/json", 400),
     "number": (b"42", "application/json", 400),
     "null": (b"null", "application/json", 400),
@@ -381,16 +450,22 @@ BAD_BODIES: dict[str, tuple[bytes, str, int]] = {
     "huge body": (b'{"username": "' + b"a" * 100_000 + b'", "password": "x"}', "application/json", 413),
     "long field": (b'{"username": "' + b"a" * 5000 + b'", "password": "x"}', "application/json", 400),
     "giant number": (b'{"username": ' + b"9" * 5000 + b', "password": "x"}', "application/json", 400),
+    "repeated member": (b'{"username": "x", "username": "alice", "password": "wonderland",'
+                        b' "refresh_token": "a", "refresh_token": "b"}', "application/json", 400),
+    "NaN": (b'{"username": NaN, "password": "x", "refresh_token": NaN}', "application/json", 400),
+    "no content type": (b'{"username": "alice", "password": "wonderland"}', "", 400),
 }
 
 
 @pytest.mark.parametrize("path", ["/login", "/refresh", "/logout"])
 @pytest.mark.parametrize("body, content_type, status", list(BAD_BODIES.values()), ids=list(BAD_BODIES))
-def test_bad_bodies_are_json_errors(server: CliServer, path: str, body: bytes, content_type: str, status: int) -> None:
-    response = requests.post(server.url + path, data=body, headers={"Content-Type": content_type}, timeout=TIMEOUT)
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert set(response.json()) == {"error", "message"}
+def test_bad_bodies_are_rfc_6749_errors(server: CliServer, path: str, body: bytes,
+                                        content_type: str, status: int) -> None:
+    """RFC 6749 section 5.2: a malformed request is 400 invalid_request (413 when too big)."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = requests.post(server.url + path, data=body, headers=headers, timeout=TIMEOUT)
+    assert_json_error(response, status, "invalid_request", field=DESCRIBED)
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/login"), ("GET", "/refresh"), ("PUT", "/logout"),
@@ -408,52 +483,91 @@ def test_unknown_path_is_json_404(server: CliServer) -> None:
 
 
 # -- logout ---------------------------------------------------------------------------------------
-def test_logout_denies_the_access_token_and_revokes_the_refresh_token(server: CliServer) -> None:
+def logout(url: str, refresh_token: str | None = None, access_token: str | None = None,
+           authorization: str | None = None) -> requests.Response:
+    headers = {}
+    if access_token is not None:
+        headers["Authorization"] = f"Bearer {access_token}"
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    body = None if refresh_token is None else {"refresh_token": refresh_token}
+    return requests.post(f"{url}/logout", json=body, headers=headers, timeout=TIMEOUT)
+
+
+def refresh(url: str, token: str) -> requests.Response:
+    return requests.post(f"{url}/refresh", json={"refresh_token": token}, timeout=TIMEOUT)
+
+
+def assert_login_is_over(url: str, pair: dict[str, Any]) -> None:
+    assert_bearer_error(me(url, f"Bearer {pair['access_token']}"), "invalid_token")
+    assert_json_error(refresh(url, pair["refresh_token"]), 400, "invalid_grant", field=DESCRIBED)
+
+
+@pytest.mark.parametrize("how", ["both", "refresh token", "access token"])
+def test_logout_with_either_token_ends_the_whole_login(server: CliServer, how: str) -> None:
     pair = login(server.url).json()
-    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
-    response = requests.post(f"{server.url}/logout", json={"refresh_token": pair["refresh_token"]},
-                             headers=bearer, timeout=TIMEOUT)
+    response = logout(server.url,
+                      refresh_token=pair["refresh_token"] if how != "access token" else None,
+                      access_token=pair["access_token"] if how != "refresh token" else None)
     assert response.status_code == 204 and response.content == b""
-    assert_bearer_401(me(server.url, bearer["Authorization"]), "invalid_token")
-    refused = requests.post(f"{server.url}/refresh", json={"refresh_token": pair["refresh_token"]}, timeout=TIMEOUT)
-    assert refused.status_code == 401 and refused.json()["error"] == "invalid_grant"
-    # logging out again is harmless
-    again = requests.post(f"{server.url}/logout", json={"refresh_token": pair["refresh_token"]},
-                          headers=bearer, timeout=TIMEOUT)
-    assert again.status_code == 204
+    assert "Content-Type" not in response.headers
+    assert_login_is_over(server.url, pair)
 
 
-def test_logout_with_only_the_refresh_token_also_kills_the_access_token(server: CliServer) -> None:
+def test_logout_ends_the_login_after_rotation_too(server: CliServer) -> None:
+    """The sid of every access token of the login names the same family."""
+    first = login(server.url).json()
+    second = refresh(server.url, first["refresh_token"]).json()
+    assert part(first["access_token"], 1)["sid"] == part(second["access_token"], 1)["sid"]
+    assert logout(server.url, access_token=first["access_token"]).status_code == 204
+    assert_login_is_over(server.url, second)
+
+
+def test_a_second_logout_is_an_error_not_a_success(server: CliServer) -> None:
     pair = login(server.url).json()
-    response = requests.post(f"{server.url}/logout", json={"refresh_token": pair["refresh_token"]}, timeout=TIMEOUT)
-    assert response.status_code == 204
-    assert_bearer_401(me(server.url, f"Bearer {pair['access_token']}"), "invalid_token")
+    assert logout(server.url, refresh_token=pair["refresh_token"]).status_code == 204
+    assert_json_error(logout(server.url, refresh_token=pair["refresh_token"]), 400,
+                      "invalid_grant", field=DESCRIBED)
+    again = logout(server.url, access_token=pair["access_token"])
+    assert_json_error(again, 401, "invalid_token", field=DESCRIBED, challenge=BEARER)
 
 
-def test_logout_with_only_the_access_token_ends_the_whole_login(server: CliServer) -> None:
-    pair = login(server.url).json()
-    response = requests.post(f"{server.url}/logout", headers={"Authorization": f"Bearer {pair['access_token']}"},
-                             timeout=TIMEOUT)
-    assert response.status_code == 204
-    assert me(server.url, f"Bearer {pair['access_token']}").status_code == 401
-    refused = requests.post(f"{server.url}/refresh", json={"refresh_token": pair["refresh_token"]}, timeout=TIMEOUT)
-    assert refused.status_code == 401
-
-
-def test_logout_is_lenient_about_unknown_tokens_but_not_about_nothing(server: CliServer) -> None:
-    unknown = requests.post(f"{server.url}/logout", json={"refresh_token": "no-such-token"}, timeout=TIMEOUT)
-    assert unknown.status_code == 204
-    garbage_bearer = requests.post(f"{server.url}/logout", headers={"Authorization": "Bearer a.b.c"}, timeout=TIMEOUT)
-    assert garbage_bearer.status_code == 204
-    nothing = requests.post(f"{server.url}/logout", timeout=TIMEOUT)
-    assert nothing.status_code == 400 and nothing.json()["error"] == "invalid_request"
+def test_logout_that_ends_nothing_gets_the_error_for_what_it_was_given(server: CliServer) -> None:
+    assert_json_error(logout(server.url), 400, "invalid_request", field=DESCRIBED)
+    assert_json_error(logout(server.url, authorization="Basic YWxpY2U6eA=="), 400,
+                      "invalid_request", field=DESCRIBED)
+    assert_json_error(logout(server.url, refresh_token="no-such-token"), 400, "invalid_grant",
+                      field=DESCRIBED)
+    for garbage in ("a.b.c", rs256(good_claims(), key=_attacker_key()),
+                    rs256(good_claims(iss="urn:other")), rs256(good_claims(), typ="JWT")):
+        response = logout(server.url, access_token=garbage)
+        assert_bearer_error(response, "invalid_token")
+    assert_bearer_error(logout(server.url, authorization="Bearer a b"), "invalid_request")
+    # a correctly signed token of a login the server never had ends nothing either
+    assert_bearer_error(logout(server.url, access_token=rs256(good_claims())), "invalid_token")
     wrong_type = requests.post(f"{server.url}/logout", json={"refresh_token": 5}, timeout=TIMEOUT)
-    assert wrong_type.status_code == 400
+    assert_json_error(wrong_type, 400, "invalid_request", field=DESCRIBED)
+
+
+def test_a_bad_bearer_token_at_logout_ends_nothing_even_with_a_good_refresh_token(
+        server: CliServer) -> None:
+    pair = login(server.url).json()
+    response = logout(server.url, refresh_token=pair["refresh_token"], access_token="a.b.c")
+    assert_bearer_error(response, "invalid_token")
+    assert me(server.url, f"Bearer {pair['access_token']}").status_code == 200
+
+
+def test_logout_with_a_spent_refresh_token_is_reuse(server: CliServer) -> None:
+    first = login(server.url).json()
+    second = refresh(server.url, first["refresh_token"]).json()
+    assert_json_error(logout(server.url, refresh_token=first["refresh_token"]), 400,
+                      "invalid_grant", field=DESCRIBED)
+    assert_login_is_over(server.url, second)
 
 
 def test_logout_of_one_login_leaves_another_alone(server: CliServer) -> None:
     first, second = login(server.url).json(), login(server.url).json()
-    requests.post(f"{server.url}/logout", json={"refresh_token": first["refresh_token"]}, timeout=TIMEOUT)
+    assert logout(server.url, refresh_token=first["refresh_token"]).status_code == 204
     assert me(server.url, f"Bearer {second['access_token']}").status_code == 200
 
 

@@ -18,16 +18,13 @@ from dataclasses import dataclass
 from flask import Flask, Response, jsonify, redirect, render_template_string, request
 from itsdangerous import BadSignature, Signer
 
-from helpers.course_clock import CourseClock
-from helpers.course_clock import clock as course_clock
-from helpers.errors import install_json_errors, json_error
+from helpers.http import guard_cookie_size, install_json_errors, json_error
 
 NAME = "cookies"
 
 #: DEMO ONLY: this key is public, so anyone can forge this cookie. Never reuse it.
 DEMO_SIGNING_KEY = b"DEMO ONLY - cookie lab signing key - public, never use for real"
 SIGNED_COOKIE = "lab_signed"
-MAX_COOKIE_HEADER = 8192
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -81,10 +78,11 @@ KINDS = [
 KINDS_BY_KEY = {kind.key: kind for kind in KINDS}
 
 
-def create_app(db: str | None = None, *, clock: CourseClock = course_clock) -> Flask:
-    """The cookie lab. ``db`` and ``clock`` are unused: browsers keep cookie time themselves."""
+def create_app() -> Flask:
+    """The cookie lab. It keeps no state and reads no clock: browsers keep cookie time themselves."""
     app = Flask(__name__)
     install_json_errors(app)
+    guard_cookie_size(app)
 
     @app.get("/")
     @app.get("/lab")
@@ -141,13 +139,6 @@ def create_app(db: str | None = None, *, clock: CourseClock = course_clock) -> F
         except (BadSignature, UnicodeDecodeError):
             return jsonify(cookie=SIGNED_COOKIE, valid=False, verdict="tampered", value=None)
         return jsonify(cookie=SIGNED_COOKIE, valid=True, verdict="valid", value=value)
-
-    @app.before_request
-    def guard() -> Response | None:
-        if len(request.headers.get("Cookie", "")) > MAX_COOKIE_HEADER:
-            return json_error(431, "cookie_too_large",
-                              f"The Cookie header is over {MAX_COOKIE_HEADER} bytes.")
-        return None
 
     return app
 

@@ -9,7 +9,12 @@ The whole idea in three lines:
 * logout deletes the row, so the id is worthless from then on, even to a thief.
 
 Routes: ``GET /`` (a page with a login form), ``POST /login``, ``GET /me``,
-``POST /logout``. ``--db PATH`` keeps the sessions in SQLite (``redis://...`` in Redis).
+``POST /logout``. ``--db PATH`` keeps the sessions in SQLite, ``--redis URL`` in Redis.
+Every 401 carries ``WWW-Authenticate: Cookie realm="sessions", form="/login"``: no
+registered HTTP authentication scheme covers a cookie session (RFC 9110 section 11
+leaves the scheme to a registry, which has none for it), so this challenge is a
+convention of the course, not a standard; it satisfies RFC 9110 section 15.5.2 (every
+401 names a challenge) and tells a client where to sign in.
 Cross-site requests: the cookie is ``SameSite=Lax``, so a browser leaves it off POSTs
 that another site starts, and a POST whose ``Origin`` names another site is refused
 with 403 (clients such as ``requests`` send no ``Origin`` and are not affected).
@@ -23,38 +28,36 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
 
 from flask import Flask, Response, jsonify, redirect, render_template_string, request
-from werkzeug.security import check_password_hash
 
-from helpers.course_clock import CourseClock
-from helpers.course_clock import clock as course_clock
-from helpers.errors import install_json_errors, json_error, no_content
-from helpers.session_store import SessionRecord, SessionStore, StoreUnavailable, open_store
-from helpers.users import DemoUser, load_users
+from helpers.http import (
+    BadBody,
+    challenge,
+    guard_cookie_size,
+    install_json_errors,
+    json_error,
+    no_content,
+    read_json_object,
+    string_field,
+)
+from helpers.notebook.course_clock import CourseClock
+from helpers.notebook.course_clock import clock as course_clock
+from helpers.stores import SessionRecord, SessionStore, StoreUnavailable, open_session_store
+from helpers.users import check_credentials, load_users
 
 NAME = "sessions"
 
 #: What ``secrets.token_urlsafe(32)`` makes: 43 characters of base64url (256 random bits).
 SID_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
-#: Longest username or password the login reads (a longer one is a 400, not a hash call).
-MAX_FIELD = 1024
-#: Largest Cookie header the server reads; bigger gets 431 (browsers keep a cookie <= 4096 bytes).
-MAX_COOKIE_HEADER = 8192
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: The challenge on every 401 (a course convention: no registered scheme exists for cookies).
+CHALLENGE = challenge("Cookie", realm="sessions", form="/login")
+
+__all__ = ["check_credentials", "create_app", "is_expired", "set_session_cookie", "start_session"]
 
 
-# -- the lesson: four small steps -------------------------------------------------------------
-
-
-def check_credentials(users: dict[str, DemoUser], username: str, password: str) -> DemoUser | None:
-    """The user if ``password`` is theirs, else None (unknown name or wrong password alike)."""
-    user = users.get(username)
-    # an unknown name still costs one hash check, so it answers as slowly as a wrong password
-    password_hash = user.password_hash if user else next(iter(users.values())).password_hash
-    password_ok = check_password_hash(password_hash, password)
-    return user if user is not None and password_ok else None
+# -- the lesson: four small steps (check_credentials is helpers.users') ---------------------
 
 
 def start_session(store: SessionStore, username: str, now: float, ttl: float) -> str:
@@ -80,30 +83,30 @@ def is_expired(session: SessionRecord, now: float, idle_timeout: float,
 # -- the server ----------------------------------------------------------------------------
 
 
-class BadLogin(Exception):
-    """The login request itself is malformed (400) or of the wrong media type (415)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def create_app(
     db: str | None = None,
     *,
+    redis: str | None = None,
     clock: CourseClock = course_clock,
     store: SessionStore | None = None,
     idle_timeout: float = 1800,
     absolute_timeout: float = 8 * 3600,
     cookie_name: str = "sid",
+    instance: str | None = None,
 ) -> Flask:
-    """The ``sessions`` server. ``store`` wins over ``db``; timeouts are course-clock seconds.
+    """The ``sessions`` server; timeouts are course-clock seconds.
 
-    The store is also at ``app.extensions["session_store"]``, for a notebook to look into.
+    Where sessions live: ``store`` (any object with the ``SessionStore`` methods, e.g. one
+    Redis store shared by two apps: two instances of one site), else ``redis`` (a URL),
+    else ``db`` (an SQLite path), else memory. A store passed in stays the caller's: the
+    app never closes it. ``instance`` names this app in an ``X-Instance`` response header,
+    so a notebook running several instances sees which one answered. The store is also at
+    ``app.extensions["session_store"]``, for a notebook to look into.
     """
     app = Flask(__name__)
     install_json_errors(app)
-    store = store if store is not None else open_store(db)
+    guard_cookie_size(app)
+    store = store if store is not None else open_session_store(db, redis)
     users = load_users()
     app.extensions["session_store"] = store
 
@@ -169,33 +172,19 @@ def create_app(
 
     # -- reading the login body ---------------------------------------------------------
     def read_credentials() -> tuple[str, str]:
-        if request.is_json:
-            data: Any = request.get_json(silent=True)
-            if not isinstance(data, dict):
-                raise BadLogin(400, "invalid_json", "The body must be a JSON object.")
-        elif request.mimetype in FORM_TYPES:
-            data = request.form
+        """Username and password from a JSON object or a form (each field once)."""
+        if request.mimetype in FORM_TYPES:
+            fields = request.form
+            if any(len(fields.getlist(name)) > 1 for name in ("username", "password")):
+                raise BadBody(400, "invalid_request", "Send each field once.")
         else:
-            raise BadLogin(415, "unsupported_media_type",
-                           "Send JSON (application/json) or a form.")
-        fields = []
-        for name in ("username", "password"):
-            value = data.get(name)
-            if value is None or value == "":
-                raise BadLogin(400, "missing_field", f"{name!r} is required.")
-            if not isinstance(value, str):
-                raise BadLogin(400, "invalid_field", f"{name!r} must be a string.")
-            if len(value) > MAX_FIELD:
-                raise BadLogin(400, "invalid_field", f"{name!r} is too long.")
-            fields.append(value)
-        return fields[0], fields[1]
+            fields = read_json_object()  # JSON, or a 415 saying what to send
+        username, password = string_field(fields, "username"), string_field(fields, "password")
+        return str(username), str(password)
 
     # -- guards and errors --------------------------------------------------------------
     @app.before_request
-    def guards() -> Response | None:
-        if len(request.headers.get("Cookie", "")) > MAX_COOKIE_HEADER:
-            return json_error(431, "cookie_too_large",
-                              f"The Cookie header is over {MAX_COOKIE_HEADER} bytes.")
+    def cross_site_guard() -> Response | None:
         if request.method == "POST" and not same_origin():
             # a form on another site may post here; SameSite=Lax keeps the session cookie
             # off such requests, and this refuses them outright (JSON clients send no Origin)
@@ -208,10 +197,6 @@ def create_app(
             return False
         return origin is None or origin == f"{request.scheme}://{request.host}"
 
-    @app.errorhandler(BadLogin)
-    def bad_login(exc: BadLogin) -> Response:
-        return json_error(exc.status, exc.code, exc.message)
-
     @app.errorhandler(StoreUnavailable)
     def store_unavailable(exc: StoreUnavailable) -> Response:
         app.logger.warning("session store unavailable: %s", exc)
@@ -220,8 +205,12 @@ def create_app(
                           headers={"Retry-After": "1"})
 
     @app.after_request
-    def no_store(response: Response) -> Response:
+    def finish(response: Response) -> Response:
         response.headers.setdefault("Cache-Control", "no-store")  # answers depend on the session
+        if response.status_code == 401:
+            response.headers.setdefault("WWW-Authenticate", CHALLENGE)
+        if instance is not None:
+            response.headers["X-Instance"] = instance
         return response
 
     return app
