@@ -1,3 +1,3 @@
-"""Old import path, kept for existing notebooks: the code lives in :mod:`helpers.notebook.course_clock`."""
+"""Old import path, kept for notebooks that use it: see the module it re-exports."""
 
 from helpers.notebook.course_clock import CourseClock, clock  # noqa: F401

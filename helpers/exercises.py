@@ -1,3 +1,3 @@
-"""Old import path, kept for existing notebooks: the code lives in :mod:`helpers.notebook.exercises`."""
+"""Old import path, kept for notebooks that use it: see the module it re-exports."""
 
 from helpers.notebook.exercises import NOT_ATTEMPTED, check  # noqa: F401

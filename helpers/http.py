@@ -137,7 +137,8 @@ def parse_json(data: bytes) -> Any:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; JSON has neither
+    # Python's json reads NaN and Infinity; JSON (RFC 8259 section 6) has neither
+    raise ValueError(f"{name} is not JSON")
 
 
 def read_json_object(*, allow_empty: bool = False) -> dict[str, Any]:
@@ -160,7 +161,9 @@ def read_json_object(*, allow_empty: bool = False) -> dict[str, Any]:
 
 def string_field(body: Mapping[str, Any], name: str, *, required: bool = True,
                  max_length: int = MAX_FIELD) -> str | None:
-    """``body[name]`` as a non-empty string of at most ``max_length`` characters, or :class:`BadBody`.
+    """``body[name]`` as a non-empty string of at most ``max_length`` characters.
+
+    :class:`BadBody` when it is not one.
 
     A missing field is None when ``required`` is false.
     """
@@ -177,7 +180,8 @@ def string_field(body: Mapping[str, Any], name: str, *, required: bool = True,
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: "\ud800" is valid JSON but not Unicode text
-        raise BadBody(400, "invalid_request", f"the field {name!r} is not valid Unicode text") from None
+        raise BadBody(400, "invalid_request",
+                      f"the field {name!r} is not valid Unicode text") from None
     return value
 
 

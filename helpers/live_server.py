@@ -1,3 +1,3 @@
-"""Old import path, kept for existing notebooks: the code lives in :mod:`helpers.notebook.live_server`."""
+"""Old import path, kept for notebooks that use it: see the module it re-exports."""
 
 from helpers.notebook.live_server import LiveServer, running_servers, serve, stop_all, stop_servers  # noqa: F401

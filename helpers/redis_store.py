@@ -1,3 +1,3 @@
-"""Old import path, kept for existing notebooks: the code lives in :mod:`helpers.stores.redis_sessions`."""
+"""Old import path, kept for notebooks that use it: see the module it re-exports."""
 
 from helpers.stores.redis_sessions import RedisSessionStore  # noqa: F401

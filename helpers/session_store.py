@@ -1,4 +1,4 @@
-"""Old import path, kept for existing notebooks: the code lives in :mod:`helpers.stores`."""
+"""Old import path, kept for notebooks that use it: see the module it re-exports."""
 
 from helpers.stores import (  # noqa: F401
     MemorySessionStore,

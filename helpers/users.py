@@ -33,7 +33,8 @@ def load_users(path: Path = USERS_FILE) -> dict[str, DemoUser]:
     }
 
 
-def check_credentials(users: Mapping[str, DemoUser], username: str, password: str) -> DemoUser | None:
+def check_credentials(users: Mapping[str, DemoUser], username: str,
+                      password: str) -> DemoUser | None:
     """The user if ``password`` is theirs, else None (unknown name or wrong password alike)."""
     user = users.get(username)
     # An unknown name still costs one hash check (against a real user's hash, so with the

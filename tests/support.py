@@ -44,6 +44,24 @@ def run_concurrently(work: Callable[[int], T], count: int, timeout: float = 60.0
         return list(pool.map(work, range(count), timeout=timeout))
 
 
+class FrozenClock:
+    """A course clock that stands still unless the test moves it (no wall-clock drift).
+
+    In-process tests of expiry compare whole seconds: a real clock ticking on a busy
+    machine could push a "one second before expiry" step past it.
+    """
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
 # -- the CLI server -----------------------------------------------------------------------------
 @dataclass
 class CliServer:
@@ -117,7 +135,7 @@ def module_server(name: str, *args: str, db: bool = False) -> Callable[..., Any]
     return server
 
 
-# -- the calls ---------------------------------------------------------------------------------------
+# -- the calls ----------------------------------------------------------------------
 def login(url: str, username: str = "alice", password: str | None = None,
           http: Any = requests) -> requests.Response:
     """``POST /login`` with a JSON body (the demo user's password unless one is given)."""
@@ -137,7 +155,7 @@ def me(url: str, authorization: str | bytes | None = None, *, sid: str | None = 
     return http.get(f"{url}/me", headers=headers, timeout=TIMEOUT)
 
 
-# -- the error rule ------------------------------------------------------------------------------------
+# -- the error rule ----------------------------------------------------------------------
 def assert_json_error(response: Any, status: int, error: str | None = None, *,
                       field: str = "message", challenge: str | None = None) -> dict[str, Any]:
     """The contract's error answer: status, JSON ``{"error", field}``, the code, a 401's challenge.

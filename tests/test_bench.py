@@ -1,4 +1,4 @@
-"""The benchmark script's arithmetic and its server measurement (kept light: no make test, no kernels)."""
+"""The benchmark script's arithmetic and its server measurement (light: no make test or kernels)."""
 
 from __future__ import annotations
 

@@ -113,7 +113,8 @@ def test_the_sessions_page_in_a_real_browser(page, sessions_server: CliServer) -
 
     # a form on another site (here a data: URL, an opaque origin) posting to /logout is
     # refused: SameSite=Lax keeps the cookie off that POST and the Origin check says 403
-    evil = f'<form method="post" action="{sessions_server.url}/logout"><button id="go">win</button></form>'
+    evil = (f'<form method="post" action="{sessions_server.url}/logout">'
+            '<button id="go">win</button></form>')
     page.goto("data:text/html," + quote(evil))
     with page.expect_navigation() as navigation:
         page.click("#go")

@@ -28,7 +28,8 @@ def notebook_for(prefix: str) -> Path | None:
 def test_claim_has_one_verdict_in_its_notebook(claim: dict) -> None:
     notebook = notebook_for(claim["notebook"])
     assert notebook is not None, f"notebook {claim['notebook']} is missing"
-    assert verdicts_in(notebook).count(claim["id"]) == 1, f"{claim['id']} needs one verdict in {notebook.name}"
+    assert verdicts_in(notebook).count(claim["id"]) == 1, \
+        f"{claim['id']} needs one verdict in {notebook.name}"
 
 
 def test_no_verdict_for_an_unknown_claim() -> None:

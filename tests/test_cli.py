@@ -43,7 +43,8 @@ def test_every_server_is_registered() -> None:
 
 
 # every server with SIGTERM, and Ctrl-C (SIGINT) once: the handler is shared by all of them
-SIGNAL_CASES = [(name, signal.SIGTERM) for name in SERVER_NAMES] + [(n, signal.SIGINT) for n in SERVER_NAMES[:1]]
+SIGNAL_CASES = ([(name, signal.SIGTERM) for name in SERVER_NAMES]
+                + [(n, signal.SIGINT) for n in SERVER_NAMES[:1]])
 
 
 @pytest.mark.parametrize(("name", "sig"), SIGNAL_CASES)

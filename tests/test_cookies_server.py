@@ -79,7 +79,8 @@ def test_set_makes_one_cookie_of_each_kind_with_its_attributes(url: str) -> None
 
 def test_a_form_post_goes_back_to_the_page(url: str) -> None:
     for back in ("/", "/lab"):
-        answer = requests.post(url + "/set", data={"back": back}, allow_redirects=False, timeout=TIMEOUT)
+        answer = requests.post(url + "/set", data={"back": back}, allow_redirects=False,
+                               timeout=TIMEOUT)
         assert answer.status_code == 303 and answer.headers["Location"] == back
     odd = requests.post(url + "/set", data={"back": "https://evil.example/"}, allow_redirects=False,
                         timeout=TIMEOUT)
@@ -131,7 +132,8 @@ def test_verify_a_signed_cookie_valid_then_tampered(url: str) -> None:
     assert missing["valid"] is False and missing["verdict"] == "missing"
 
 
-@pytest.mark.parametrize("cookie", [b"\xff\xfe=\x80", b";;;==", b"a=" + b"\x00" * 10, "이름=값".encode(),
+@pytest.mark.parametrize("cookie", [b"\xff\xfe=\x80", b";;;==", b"a=" + b"\x00" * 10,
+                                    "이름=값".encode(),
                                     b'lab_signed="unterminated', b"lab_signed=a; lab_signed=b"])
 def test_odd_cookie_headers_never_500(url: str, cookie: bytes) -> None:
     parts = urlsplit(url)

@@ -94,7 +94,8 @@ def test_hostile_bodies_on_every_route(servers: dict[str, CliServer], name: str,
 def test_garbage_headers_on_every_route(servers: dict[str, CliServer], name: str,
                                         kind: str) -> None:
     for path in PATHS:
-        query = "?kind=all&kind=plain&kind=x&advance=1&advance=2" if kind == "repeated query" else ""
+        query = ("?kind=all&kind=plain&kind=x&advance=1&advance=2"
+                 if kind == "repeated query" else "")
         for method in ("GET", "POST", "DELETE"):
             answer = send(servers[name].url, method, path + query, HEADERS[kind])
             check(*answer, f"{method} {path} {kind}")

@@ -1,4 +1,4 @@
-"""The in-notebook server: starts, answers, restarts under the same name, stops fast, leaks nothing."""
+"""The in-notebook server: starts, answers, restarts under one name, stops fast, leaks nothing."""
 
 from __future__ import annotations
 

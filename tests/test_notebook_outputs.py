@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks")
+                   .glob("[0-9][0-9]_*.ipynb"))
 ACCESS_LOG = re.compile(r'"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S* HTTP/1\.[01]" \d{3}')
 SLEEP = re.compile(r"time\.sleep\(\s*([0-9.]+)")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -32,8 +33,13 @@ def may_raise(cell: dict) -> bool:
     return "raises-exception" in tags or "NBVAL_RAISES_EXCEPTION" in "".join(cell["source"])
 
 
-def test_there_are_notebooks() -> None:
-    assert len(NOTEBOOKS) >= 2
+def test_the_notebooks_are_the_course_map() -> None:
+    """The README's map links exactly the notebooks on disk, each number once, from 00."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(notebooks/(\d\d_\w+\.ipynb)\)", readme))
+    assert linked == {path.name for path in NOTEBOOKS}
+    numbers = [path.name[:2] for path in NOTEBOOKS]
+    assert numbers[0] == "00" and len(set(numbers)) == len(numbers) >= 10
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -41,7 +47,8 @@ def test_outputs_come_from_one_top_to_bottom_run(path: Path) -> None:
     cells = code_cells(load(path))
     assert cells, "a notebook with no code"
     counts = [c.get("execution_count") for c in cells]
-    assert counts == list(range(1, len(cells) + 1)), f"execution counts {counts}: run `make notebooks`"
+    assert counts == list(range(1, len(cells) + 1)), \
+        f"execution counts {counts}: run `make notebooks`"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -29,7 +29,8 @@ def server() -> Iterator[RedisServer]:
 # --- the launcher ----------------------------------------------------------------------
 
 
-def test_server_listens_on_loopback_with_its_own_dir_and_no_persistence(server: RedisServer) -> None:
+def test_server_listens_on_loopback_with_its_own_dir_and_no_persistence(
+        server: RedisServer) -> None:
     assert server.url == f"redis://127.0.0.1:{server.port}/0"
     assert server.port > 0 and ping(server.port)
     command = server.command()

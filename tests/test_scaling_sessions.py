@@ -157,7 +157,8 @@ def test_a_balancer_over_both_servers_keeps_the_user_logged_in(cluster: Cluster)
                           name="test-balancer").start()
     try:
         client = requests.Session()
-        answer = client.post(f"{balancer.url}/login", json={"username": "bob", "password": "builder"},
+        answer = client.post(f"{balancer.url}/login",
+                             json={"username": "bob", "password": "builder"},
                              timeout=TIMEOUT)
         assert answer.status_code == 200 and "sid" in client.cookies  # Set-Cookie passed through
         for _ in range(4):  # alternately on the second and the first server

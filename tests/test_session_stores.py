@@ -51,12 +51,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionSto
     if request.param == "redis":
         yield request.getfixturevalue("redis_store")
         return
-    made = MemorySessionStore() if request.param == "memory" else SQLiteSessionStore(tmp_path / "s.db")
+    made = (MemorySessionStore() if request.param == "memory"
+            else SQLiteSessionStore(tmp_path / "s.db"))
     yield made
     made.close()
 
 
-def record(sid: str = "sid-1", username: str = "alice", t: float = 1_700_000_000.125) -> SessionRecord:
+def record(sid: str = "sid-1", username: str = "alice",
+           t: float = 1_700_000_000.125) -> SessionRecord:
     return SessionRecord(sid=sid, username=username, created_at=t, last_seen=t + 0.5)
 
 
@@ -74,7 +76,8 @@ def test_create_then_get_returns_the_same_record(store: SessionStore) -> None:
 def test_touch_changes_last_seen_only(store: SessionStore) -> None:
     store.create(record(), ttl=60)
     store.touch("sid-1", 1_700_000_100.25)
-    assert store.get("sid-1") == SessionRecord("sid-1", "alice", 1_700_000_000.125, 1_700_000_100.25)
+    assert store.get("sid-1") == SessionRecord("sid-1", "alice", 1_700_000_000.125,
+                                               1_700_000_100.25)
 
 
 def test_touch_never_brings_back_a_missing_session(store: SessionStore) -> None:
@@ -124,7 +127,8 @@ def test_a_bad_ttl_is_refused(store: SessionStore, ttl: object) -> None:
     assert len(store) == 0
 
 
-@pytest.mark.parametrize("sid", ["*", "a b", "세션", "x" * 5000, "", "%", "'; DROP TABLE sessions; --"])
+@pytest.mark.parametrize("sid", ["*", "a b", "세션", "x" * 5000, "", "%",
+                                 "'; DROP TABLE sessions; --"])
 def test_odd_session_ids_are_just_keys(store: SessionStore, sid: str) -> None:
     assert store.get(sid) is None
     store.create(record(sid), ttl=60)
@@ -178,7 +182,8 @@ def test_sqlite_sessions_survive_reopening_the_file(tmp_path: Path) -> None:
     first.touch("sid-1", 1_700_000_200.0)
     first.close()
     second = SQLiteSessionStore(path)
-    assert second.get("sid-1") == SessionRecord("sid-1", "alice", 1_700_000_000.125, 1_700_000_200.0)
+    assert second.get("sid-1") == SessionRecord("sid-1", "alice", 1_700_000_000.125,
+                                                1_700_000_200.0)
     assert len(second) == 1
     second.close()
 
@@ -247,7 +252,8 @@ def test_len_counts_only_this_prefix_and_only_live_sessions(redis_store) -> None
     for n in range(25):
         redis_store.create(record(f"s{n}"), ttl=60)
     redis_store.client.set(b"unrelated", b"x")
-    other = RedisSessionStore(redis_store.client, prefix="session*")  # a glob character in the prefix
+    # a glob character in the prefix
+    other = RedisSessionStore(redis_store.client, prefix="session*")
     other.create(record("x"), ttl=60)
     assert len(redis_store) == 25  # not "unrelated", not "session*x"
     assert len(other) == 1  # the "*" in its prefix is matched literally
@@ -291,7 +297,8 @@ def test_a_client_that_decodes_responses_works_too(redis_store, redis_url: str) 
 
 def test_something_else_under_the_prefix_is_not_a_session(redis_store) -> None:
     redis_store.client.hset(b"session:half", mapping={"username": "alice"})
-    redis_store.client.hset(b"session:bad", mapping={"username": "a", "created_at": "x", "last_seen": "1"})
+    redis_store.client.hset(b"session:bad",
+                            mapping={"username": "a", "created_at": "x", "last_seen": "1"})
     assert redis_store.get("half") is None and redis_store.get("bad") is None
 
 
@@ -371,7 +378,8 @@ def test_open_session_store_picks_the_store_from_the_db_argument(tmp_path: Path)
 def test_open_session_store_hands_redis_urls_to_the_redis_store() -> None:
     from helpers.stores.redis_sessions import RedisSessionStore
 
-    store = open_session_store("redis://127.0.0.1:1/0")  # nothing listens on port 1: no connection yet
+    # nothing listens on port 1, and no connection is made yet
+    store = open_session_store("redis://127.0.0.1:1/0")
     assert isinstance(store, RedisSessionStore)
     with pytest.raises(StoreUnavailable):
         store.get("anything")

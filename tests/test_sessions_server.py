@@ -148,7 +148,8 @@ def test_logout_deletes_the_session_and_a_replayed_cookie_is_refused(url: str) -
 
 def test_logout_without_a_session_is_204_too(url: str) -> None:
     assert requests.post(f"{url}/logout", timeout=TIMEOUT).status_code == 204
-    assert requests.post(f"{url}/logout", cookies={"sid": "x" * 43}, timeout=TIMEOUT).status_code == 204
+    answer = requests.post(f"{url}/logout", cookies={"sid": "x" * 43}, timeout=TIMEOUT)
+    assert answer.status_code == 204
 
 
 def test_every_login_gets_a_fresh_id_and_the_old_one_dies(url: str) -> None:
@@ -198,7 +199,8 @@ def test_form_login_redirects_with_a_cookie_and_form_logout_redirects(url: str) 
 
 @pytest.mark.parametrize("username, password", [("alice", "builder"), ("nobody", "wonderland"),
                                                 ("Alice", "wonderland")])
-def test_wrong_credentials_are_401_and_say_the_same_thing(url: str, username: str, password: str) -> None:
+def test_wrong_credentials_are_401_and_say_the_same_thing(url: str, username: str,
+                                                          password: str) -> None:
     answer = login(url, username, password)
     assert_json_error(answer, 401, "invalid_credentials")
     assert "Set-Cookie" not in answer.headers
@@ -315,7 +317,8 @@ def test_a_cross_site_form_post_is_refused(url: str) -> None:
 def test_the_server_survived_all_of_it(server: CliServer, bobs_sid: str) -> None:
     assert server.process.poll() is None
     assert me(server.url, None).status_code == 401
-    assert me(server.url, bobs_sid).json() == {"username": "bob"}  # and others' logins did not end it
+    # and others' logins did not end it
+    assert me(server.url, bobs_sid).json() == {"username": "bob"}
 
 
 # --- SQLite: restart and concurrency -------------------------------------------------------------
@@ -333,13 +336,14 @@ def test_sqlite_sessions_survive_a_server_restart(tmp_path: Path) -> None:
     try:
         assert me(second.url, sid).json() == {"username": "alice"}
         with sqlite3.connect(db) as peek:  # the row is really in the file
-            assert peek.execute("SELECT username FROM sessions WHERE sid = ?", (sid,)).fetchone() == ("alice",)
+            found = peek.execute("SELECT username FROM sessions WHERE sid = ?", (sid,))
+            assert found.fetchone() == ("alice",)
     finally:
         assert second.stop() == 0
 
 
 def test_concurrent_clients_lose_nothing(server: CliServer, db_path: Path) -> None:
-    """8 clients x 50 requests: each logs in, then /me mixed with logout/login; all answers right."""
+    """8 clients x 50 requests: each logs in, then /me mixed with logout/login; all right."""
     srv = server
     counter = SQLiteSessionStore(db_path)  # a second connection to the server's file
     before = len(counter)
@@ -381,7 +385,8 @@ def test_concurrent_clients_lose_nothing(server: CliServer, db_path: Path) -> No
                     statuses.append(answer.status_code)
                 if not ok:
                     with lock:
-                        problems.append(f"client {n} {step}: {answer.status_code} {answer.text[:80]}")
+                        problems.append(
+                            f"client {n} {step}: {answer.status_code} {answer.text[:80]}")
             except requests.RequestException as exc:
                 with lock:
                     problems.append(f"client {n} {step}: {exc!r}")
@@ -478,7 +483,8 @@ def test_two_apps_on_one_store_are_two_instances_of_one_site() -> None:
     shared = MemorySessionStore()
     one = create_app(store=shared, instance="one").test_client()
     two = create_app(store=shared, instance="two").test_client()
-    assert one.post("/login", json={"username": "alice", "password": "wonderland"}).status_code == 200
+    signed_in = one.post("/login", json={"username": "alice", "password": "wonderland"})
+    assert signed_in.status_code == 200
     two.set_cookie("sid", one.get_cookie("sid").value)
     answer = two.get("/me")
     assert answer.status_code == 200 and answer.json == {"username": "alice"}
@@ -491,7 +497,8 @@ def test_the_page_escapes_what_it_shows() -> None:
     store = MemorySessionStore()
     clock = CourseClock()
     sid = "b" * 43
-    store.create(SessionRecord(sid, "<script>alert(1)</script>", clock.time(), clock.time()), ttl=60)
+    evil = "<script>alert(1)</script>"
+    store.create(SessionRecord(sid, evil, clock.time(), clock.time()), ttl=60)
     client = create_app(clock=clock, store=store).test_client()
     client.set_cookie("sid", sid)
     html = client.get("/").get_data(as_text=True)

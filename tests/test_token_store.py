@@ -36,9 +36,11 @@ def store(tmp_path: Path) -> Iterator[TokenStore]:
     s.close()
 
 
-def start(store: TokenStore, raw: str, *, now: int = T0, jti: str = "jti-1", sub: str = "alice") -> str:
+def start(store: TokenStore, raw: str, *, now: int = T0, jti: str = "jti-1",
+          sub: str = "alice") -> str:
     return store.start_family(sub, raw, now=now, refresh_ttl=REFRESH,
-                              family_lifetime=FAMILY, access_jti=jti, access_expires_at=now + ACCESS)
+                              family_lifetime=FAMILY, access_jti=jti,
+                              access_expires_at=now + ACCESS)
 
 
 def rotate(store: TokenStore, old: str, new: str, *, now: int = T0 + 10, jti: str = "jti-2") -> str:
@@ -57,10 +59,12 @@ def test_rotation_spends_the_token_and_chains_the_successor(store: TokenStore) -
     family = start(store, "r1")
     result = store.rotate("r1", "r2", now=T0 + 10, refresh_ttl=REFRESH,
                           access_jti="jti-2", access_expires_at=T0 + 10 + ACCESS)
-    assert result.ok and (result.outcome, result.family_id, result.sub) == (ROTATED, family, "alice")
+    assert result.ok
+    assert (result.outcome, result.family_id, result.sub) == (ROTATED, family, "alice")
     rows = {row["token_hash"]: row for row in store.rows("refresh_tokens")}
     first, second = rows[hash_refresh_token("r1")], rows[hash_refresh_token("r2")]
-    assert (first["spent"], first["spent_at"], first["replaced_by"]) == (1, T0 + 10, hash_refresh_token("r2"))
+    assert (first["spent"], first["spent_at"], first["replaced_by"]) == \
+        (1, T0 + 10, hash_refresh_token("r2"))
     assert (second["spent"], second["family_id"], second["issued_at"]) == (0, family, T0 + 10)
     assert rotate(store, "r2", "r3", jti="jti-3") == ROTATED
 
@@ -100,8 +104,11 @@ def test_refresh_token_idle_expiry(store: TokenStore) -> None:
 def test_family_absolute_lifetime_caps_every_token(store: TokenStore) -> None:
     start(store, "r0")
     for step in range(1, 5):  # refresh every 3000 s, inside the idle lifetime
-        assert rotate(store, f"r{step - 1}", f"r{step}", now=T0 + 3000 * step, jti=f"step-{step}") == ROTATED
-    last = next(r for r in store.rows("refresh_tokens") if r["token_hash"] == hash_refresh_token("r4"))
+        outcome = rotate(store, f"r{step - 1}", f"r{step}", now=T0 + 3000 * step,
+                         jti=f"step-{step}")
+        assert outcome == ROTATED
+    last = next(r for r in store.rows("refresh_tokens")
+                if r["token_hash"] == hash_refresh_token("r4"))
     assert last["expires_at"] == T0 + FAMILY  # not 12000 + REFRESH: the family ends first
     assert rotate(store, "r4", "r5", now=T0 + FAMILY - 1, jti="jti-5") == ROTATED
     assert rotate(store, "r5", "r6", now=T0 + FAMILY, jti="jti-6") == FAMILY_EXPIRED
@@ -208,9 +215,11 @@ def test_concurrent_rotations_of_one_token_from_two_connections(tmp_path: Path) 
             start(stores[0], f"r{round_}", jti=f"start-{round_}")
             barrier = threading.Barrier(16)
 
-            def racer(index: int, token: str = f"r{round_}", barrier: threading.Barrier = barrier) -> str:
+            def racer(index: int, token: str = f"r{round_}",
+                      barrier: threading.Barrier = barrier) -> str:
                 barrier.wait()
-                return rotate(stores[index % 2], token, f"{token}-next-{index}", jti=f"{token}-{index}")
+                return rotate(stores[index % 2], token, f"{token}-next-{index}",
+                              jti=f"{token}-{index}")
 
             outcomes = run_concurrently(racer, 16, timeout=30)
             assert len(outcomes) == 16

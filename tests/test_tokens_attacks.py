@@ -32,8 +32,10 @@ KEYS = Path(__file__).resolve().parent.parent / "data" / "keys"
 ISSUER, AUDIENCE, KID = "urn:course:tokens", "urn:course:api", "demo-rsa-2026"
 HEADER = {"alg": "RS256", "typ": "at+jwt", "kid": KID}
 
-DEMO_PRIVATE = serialization.load_pem_private_key((KEYS / "demo-rsa-2026-private.pem").read_bytes(), None)
-OLD_PRIVATE = serialization.load_pem_private_key((KEYS / "demo-rsa-2025-private.pem").read_bytes(), None)
+DEMO_PRIVATE = serialization.load_pem_private_key(
+    (KEYS / "demo-rsa-2026-private.pem").read_bytes(), None)
+OLD_PRIVATE = serialization.load_pem_private_key(
+    (KEYS / "demo-rsa-2025-private.pem").read_bytes(), None)
 PUBLIC_PEM = (KEYS / "demo-rsa-2026-public.pem").read_bytes()
 ATTACKER = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -60,7 +62,10 @@ DROP = object()
 
 
 def rs256(payload: Any, *, key: Any = DEMO_PRIVATE, **header: Any) -> str:
-    """Sign ``payload`` (any JSON value) with RS256; ``header`` changes the JOSE header (None drops)."""
+    """Sign ``payload`` (any JSON value) with RS256; ``header`` changes the JOSE header.
+
+    A header value None drops that member.
+    """
     merged = {k: v for k, v in {**HEADER, **header}.items() if v is not None}
     return jwt.api_jws.encode(json.dumps(payload).encode(), key, algorithm="RS256", headers=merged)
 
@@ -105,7 +110,8 @@ def assert_refused(response: requests.Response, reason: str | None = None) -> No
 
 # -- sanity: the forging helpers make tokens the server accepts -------------------------------
 def test_a_genuine_token_works(server: CliServer, http: requests.Session, me) -> None:
-    pair = http.post(server.url + "/login", json={"username": "alice", "password": "wonderland"}, timeout=5).json()
+    pair = http.post(server.url + "/login", json={"username": "alice", "password": "wonderland"},
+                     timeout=TIMEOUT).json()
     response = me(pair["access_token"])
     assert response.status_code == 200 and response.json() == {"sub": "alice"}
 
@@ -155,17 +161,19 @@ def public_key_encodings() -> dict[str, bytes]:
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
 @pytest.mark.parametrize("encoding", sorted(public_key_encodings()))
 def test_hmac_with_the_public_key_as_secret_is_refused(me, encoding: str, alg: str) -> None:
-    assert_refused(me(hmac_token(public_key_encodings()[encoding], alg)), "the token must be signed with RS256")
+    assert_refused(me(hmac_token(public_key_encodings()[encoding], alg)),
+                   "the token must be signed with RS256")
 
 
-def test_the_published_jwks_is_the_key_the_confusion_tests_use(server: CliServer, http: requests.Session) -> None:
+def test_the_published_jwks_is_the_key_the_confusion_tests_use(server: CliServer,
+                                                               http: requests.Session) -> None:
     published = http.get(server.url + "/.well-known/jwks.json", timeout=5).json()
     jwk = next(k for k in published["keys"] if k["kid"] == KID)
     assert jwk["n"] == json.loads(public_key_encodings()["jwk-json"])["n"]
     assert "d" not in jwk and "p" not in jwk  # public parts only
 
 
-# -- weak HMAC secrets, and HMAC in general ---------------------------------------------------------
+# -- weak HMAC secrets, and HMAC in general --------------------------------------------------
 def test_hs256_with_a_wordlist_secret_is_refused(me) -> None:
     words = (KEYS.parent / "wordlist.txt").read_text(encoding="utf-8").splitlines()
     assert words[0].startswith("#") and "your-256-bit-secret" in words
@@ -191,15 +199,17 @@ def test_a_kid_that_is_not_a_string_is_refused(me, kid: Any) -> None:
     assert_refused(me(token))
 
 
-@pytest.mark.parametrize(("key", "kid"), [(ATTACKER, KID), (OLD_PRIVATE, KID), (DEMO_PRIVATE, "demo-rsa-2025")],
+@pytest.mark.parametrize(("key", "kid"), [(ATTACKER, KID), (OLD_PRIVATE, KID),
+                                           (DEMO_PRIVATE, "demo-rsa-2025")],
                          ids=["attacker-key-as-2026", "2025-key-as-2026", "2026-key-as-2025"])
 def test_a_kid_pointing_to_another_key_is_refused(me, key: Any, kid: str) -> None:
     assert_refused(me(rs256(claims(), key=key, kid=kid)), "the signature does not verify")
 
 
-# -- keys carried by the token: jku, jwk, x5u, x5c ---------------------------------------------------
+# -- keys carried by the token: jku, jwk, x5u, x5c ----------------------------------------
 def attacker_jwk() -> dict[str, Any]:
-    jwk = {**RSAAlgorithm.to_jwk(ATTACKER.public_key(), as_dict=True), "kid": "mallory", "use": "sig"}
+    jwk = {**RSAAlgorithm.to_jwk(ATTACKER.public_key(), as_dict=True), "kid": "mallory",
+           "use": "sig"}
     jwk.pop("key_ops", None)
     return jwk
 
@@ -259,7 +269,8 @@ def test_numericdates_must_be_finite_json_numbers(me, name: str, kind: str) -> N
     ({"sub": 42}, "sub must be a non-empty string"),
     ({"jti": ""}, "jti must be a non-empty string"),
     ({"jti": ["a"]}, "jti must be a non-empty string"),
-], ids=["aud-other", "aud-list-without-ours", "aud-case", "aud-empty-list", "iss-other", "iss-suffix",
+], ids=["aud-other", "aud-list-without-ours", "aud-case", "aud-empty-list", "iss-other",
+        "iss-suffix",
         "sub-empty", "sub-number", "jti-empty", "jti-list"])
 def test_wrong_claims_are_refused(me, changes: dict, reason: str) -> None:
     assert_refused(me(rs256(claims(**changes))), reason)
@@ -270,7 +281,8 @@ def test_each_required_claim_must_be_present(me, name: str) -> None:
     assert_refused(me(rs256(claims(**{name: DROP}))), f"the token lacks required claims: {name}")
 
 
-@pytest.mark.parametrize("payload", [[], "alice", 42, None], ids=["list", "string", "number", "null"])
+@pytest.mark.parametrize("payload", [[], "alice", 42, None],
+                         ids=["list", "string", "number", "null"])
 def test_a_payload_that_is_not_an_object_is_refused(me, payload: Any) -> None:
     assert_refused(me(rs256(payload)))
 
@@ -294,7 +306,8 @@ def test_a_validly_signed_token_with_a_changed_header_is_refused(me, header: dic
 
 def test_a_tampered_payload_is_refused(me) -> None:
     head, _, signature = rs256(claims()).split(".")
-    assert_refused(me(f"{head}.{part(claims(sub='bob'))}.{signature}"), "the signature does not verify")
+    assert_refused(me(f"{head}.{part(claims(sub='bob'))}.{signature}"),
+                   "the signature does not verify")
 
 
 def test_the_server_is_still_healthy_after_the_attacks(server: CliServer, me) -> None:

@@ -89,4 +89,5 @@ def test_keys_from_jwks_keeps_rsa_keys_by_kid() -> None:
     jwks = tokens.public_jwks(now=RETIRED - 1, max_token_lifetime=tokens.ACCESS_TTL)
     keys = tokens.keys_from_jwks(jwks)
     assert set(keys) == {"demo-rsa-2026", "demo-rsa-2025"}
-    assert keys["demo-rsa-2026"].public_numbers() == tokens.public_keys()["demo-rsa-2026"].public_numbers()
+    mine = tokens.public_keys()["demo-rsa-2026"]
+    assert keys["demo-rsa-2026"].public_numbers() == mine.public_numbers()

@@ -3,7 +3,7 @@
 Over HTTP against the CLI server: rotation, reuse detection (a spent token revokes its
 whole family), a 16-thread race on one token, what the SQLite file holds, and, with
 ``--clock``, expiry and logout with an expired access token. The lifetimes and the purge
-schedule are also tested in-process: ``create_app`` with the test's own CourseClock,
+schedule are also tested in-process: ``create_app`` with the test's own clock,
 driven with Flask's test client.
 """
 
@@ -13,6 +13,7 @@ import atexit
 import gc
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,11 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from helpers.notebook.course_clock import CourseClock
 from helpers.servers import tokens
 from tests.support import (
     TIMEOUT,
     CliServer,
+    FrozenClock,
     assert_json_error,
     run_concurrently,
     start_cli_server,
@@ -61,7 +62,8 @@ def refresh(url: str, token: str, session: Any = requests) -> requests.Response:
 
 
 def me_status(url: str, access_token: str) -> int:
-    return requests.get(f"{url}/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMEOUT).status_code
+    return requests.get(f"{url}/me", headers={"Authorization": f"Bearer {access_token}"},
+                        timeout=TIMEOUT).status_code
 
 
 def assert_invalid_grant(response: Any) -> dict[str, Any]:
@@ -154,7 +156,8 @@ def test_sixteen_simultaneous_refreshes_with_one_token_at_most_one_wins(server: 
         assert me_status(server.url, winner["access_token"]) == 401
 
 
-def test_the_database_holds_hashes_never_raw_refresh_tokens(server: CliServer, db_path: Path) -> None:
+def test_the_database_holds_hashes_never_raw_refresh_tokens(server: CliServer,
+                                                           db_path: Path) -> None:
     first = login(server.url)
     second = refresh(server.url, first["refresh_token"]).json()
     raw_tokens = [first["refresh_token"], second["refresh_token"]]
@@ -171,22 +174,23 @@ ACCESS, REFRESH, FAMILY = 300, 3600, 4 * 3600
 
 
 @pytest.fixture
-def clock() -> CourseClock:
-    return CourseClock()
+def clock() -> FrozenClock:
+    return FrozenClock(time.time())
 
 
 @pytest.fixture
-def client(clock: CourseClock, tmp_path: Path) -> FlaskClient:
+def client(clock: FrozenClock, tmp_path: Path) -> FlaskClient:
     app = tokens.create_app(str(tmp_path / "t.db"), clock=clock, access_ttl=ACCESS,
                             refresh_ttl=REFRESH, family_lifetime=FAMILY)
     return app.test_client()
 
 
-def local_login(client: FlaskClient, clock: CourseClock) -> dict[str, Any]:
+def local_login(client: FlaskClient, clock: FrozenClock) -> dict[str, Any]:
     """What a successful POST /login does after the password check (skipped: scrypt is slow)."""
     store = client.application.extensions["token_store"]
     pair = tokens.issue_token_pair(store, "bob", now=clock.time(),
-                                   lifetimes=tokens.Lifetimes(access=ACCESS, refresh=REFRESH, family=FAMILY))
+                                   lifetimes=tokens.Lifetimes(access=ACCESS, refresh=REFRESH,
+                                                              family=FAMILY))
     return pair.as_json()
 
 
@@ -194,7 +198,7 @@ def local_me(client: FlaskClient, access_token: str) -> Any:
     return client.get("/me", headers={"Authorization": f"Bearer {access_token}"})
 
 
-def test_access_token_expires_on_the_course_clock(client: FlaskClient, clock: CourseClock) -> None:
+def test_access_token_expires_on_the_course_clock(client: FlaskClient, clock: FrozenClock) -> None:
     pair = local_login(client, clock)
     clock.advance(ACCESS - 1)
     assert local_me(client, pair["access_token"]).status_code == 200
@@ -209,7 +213,7 @@ def test_access_token_expires_on_the_course_clock(client: FlaskClient, clock: Co
     assert local_me(client, fresh.get_json()["access_token"]).status_code == 200
 
 
-def test_a_refresh_token_expires_when_left_unused(client: FlaskClient, clock: CourseClock) -> None:
+def test_a_refresh_token_expires_when_left_unused(client: FlaskClient, clock: FrozenClock) -> None:
     pair = local_login(client, clock)
     clock.advance(REFRESH - 1)
     renewed = client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
@@ -219,7 +223,7 @@ def test_a_refresh_token_expires_when_left_unused(client: FlaskClient, clock: Co
     assert "expired" in assert_invalid_grant(late)["error_description"]
 
 
-def test_the_family_has_an_absolute_lifetime(client: FlaskClient, clock: CourseClock) -> None:
+def test_the_family_has_an_absolute_lifetime(client: FlaskClient, clock: FrozenClock) -> None:
     pair = local_login(client, clock)
     token, used = pair["refresh_token"], 0
     while used + REFRESH // 2 < FAMILY:  # refresh diligently, well inside the idle lifetime
@@ -234,7 +238,7 @@ def test_the_family_has_an_absolute_lifetime(client: FlaskClient, clock: CourseC
 
 
 def test_denylist_rows_are_purged_on_schedule_after_the_token_expires(
-        client: FlaskClient, clock: CourseClock) -> None:
+        client: FlaskClient, clock: FrozenClock) -> None:
     store = client.application.extensions["token_store"]
     client.get("/")  # the first request purges at once; the next purge is due a minute later
     pair = local_login(client, clock)
@@ -285,7 +289,7 @@ def test_logout_with_only_an_expired_access_token_ends_the_login(server: CliServ
     assert_invalid_grant(refresh(server.url, pair["refresh_token"]))
 
 
-def test_works_on_a_live_server_with_a_moved_clock(clock: CourseClock, tmp_path: Path) -> None:
+def test_works_on_a_live_server_with_a_moved_clock(clock: FrozenClock, tmp_path: Path) -> None:
     from helpers.notebook.live_server import LiveServer
 
     app = tokens.create_app(str(tmp_path / "live.db"), clock=clock)

@@ -87,7 +87,8 @@ def good_claims(**changes: Any) -> dict[str, Any]:
 DROP = object()
 
 
-def rs256(claims: dict[str, Any], *, kid: str = "demo-rsa-2026", key: Any = None, **header: Any) -> str:
+def rs256(claims: dict[str, Any], *, kid: str = "demo-rsa-2026", key: Any = None,
+          **header: Any) -> str:
     """Sign claims with a demo key (the keys are public on purpose: tests may forge)."""
     return jwt.encode(claims, key or demo_private_key(kid), algorithm="RS256",
                       headers={"kid": kid, "typ": "at+jwt", **header})
@@ -172,15 +173,22 @@ def test_empty_credentials_are_invalid_request(server: CliServer) -> None:
 
 
 @pytest.mark.parametrize("path", ["/login", "/refresh"])
-@pytest.mark.parametrize("authorization", ["Basic YWxpY2U6d29uZGVybGFuZA==", "Bearer abc"])
 def test_client_authentication_is_the_only_401_of_the_token_endpoints(
-        server: CliServer, path: str, authorization: str) -> None:
-    """This server has no client authentication: an attempt is 401 invalid_client (RFC 6749
-    section 5.2), and that 401 carries a challenge."""
+        server: CliServer, path: str) -> None:
+    """This server has no client authentication: an HTTP Basic attempt is 401 invalid_client
+    (RFC 6749 section 5.2), and that 401 carries a challenge."""
     response = requests.post(server.url + path, json={"username": "alice", "password": "x"},
-                             headers={"Authorization": authorization}, timeout=TIMEOUT)
+                             headers={"Authorization": "Basic YWxpY2U6d29uZGVybGFuZA=="},
+                             timeout=TIMEOUT)
     assert_json_error(response, 401, "invalid_client", field=DESCRIBED,
                       challenge='Basic realm="tokens"')
+
+
+def test_a_bearer_header_at_login_is_not_client_authentication(server: CliServer) -> None:
+    response = requests.post(f"{server.url}/login", timeout=TIMEOUT,
+                             json={"username": "alice", "password": "wonderland"},
+                             headers={"Authorization": "Bearer left-over"})
+    assert response.status_code == 200
 
 
 # -- /me ----------------------------------------------------------------------------------------
@@ -235,7 +243,8 @@ def test_jwks_publishes_the_public_key_in_service_only(server: CliServer) -> Non
         assert n == public.public_numbers().n
 
 
-def test_jwcrypto_verifies_the_token_with_only_the_published_jwks(server: CliServer, alice: dict[str, Any]) -> None:
+def test_jwcrypto_verifies_the_token_with_only_the_published_jwks(
+        server: CliServer, alice: dict[str, Any]) -> None:
     jwks_text = requests.get(f"{server.url}/.well-known/jwks.json", timeout=TIMEOUT).text
     keyset = jc_jwk.JWKSet.from_json(jwks_text)
     checked = jc_jwt.JWT(jwt=alice["access_token"], key=keyset, algs=["RS256"],
@@ -287,7 +296,8 @@ def test_malformed_bearer_header_is_400_invalid_request(server: CliServer,
     assert_bearer_error(me(server.url, authorization), "invalid_request")
 
 
-def raw_get(url: str, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], bytes]:
+def raw_get(url: str, path: str,
+            headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], bytes]:
     """A GET with exactly these header lines, repeated names included (requests merges them)."""
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
@@ -300,6 +310,17 @@ def raw_get(url: str, path: str, headers: list[tuple[str, str]]) -> tuple[int, d
         return answer.status, dict(answer.getheaders()), answer.read()
     finally:
         conn.close()
+
+
+def test_a_token_in_the_header_and_the_uri_is_400_invalid_request(server: CliServer,
+                                                                  alice: dict[str, Any]) -> None:
+    """RFC 6750 section 3.1: more than one method of sending the token is invalid_request."""
+    token = alice["access_token"]
+    both = requests.get(f"{server.url}/me", params={"access_token": token}, timeout=TIMEOUT,
+                        headers={"Authorization": f"Bearer {token}"})
+    assert_bearer_error(both, "invalid_request")
+    only_uri = requests.get(f"{server.url}/me", params={"access_token": token}, timeout=TIMEOUT)
+    assert_bearer_error(only_uri, None)  # a method this server does not take: no credentials
 
 
 def test_two_authorization_headers_are_400_invalid_request(server: CliServer,
@@ -315,7 +336,8 @@ def test_two_authorization_headers_are_400_invalid_request(server: CliServer,
 def _battery() -> dict[str, str]:
     """Tokens that are syntactically bearer tokens but must be refused as invalid_token."""
     hs_header = {"alg": "HS256", "typ": "at+jwt", "kid": "demo-rsa-2026"}
-    public_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(serialization.load_pem_public_key(_public_pem()))
+    public_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(
+        serialization.load_pem_public_key(_public_pem()))
     attacker = _attacker_key()
     attacker_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key(), as_dict=True)
     rs_header = {"alg": "RS256", "typ": "at+jwt", "kid": "demo-rsa-2026"}
@@ -330,28 +352,36 @@ def _battery() -> dict[str, str]:
         "JSON array header": f"{b64url([])}.{b64url(good_claims())}.{b64url('sig')}",
         "deeply nested header": f"{b64url('[' * 2500 + ']' * 2500)}.{payload}.{sig}",
         "header not UTF-8": f"{b64url(bytes([0xff, 0xfe, 0x7b]))}.{payload}.{sig}",
-        "JSON string header": f"{b64url(json.dumps('RS256'))}.{b64url(good_claims())}.{b64url('sig')}",
-        "header without alg": f"{b64url({'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
+        "JSON string header":
+            f"{b64url(json.dumps('RS256'))}.{b64url(good_claims())}.{b64url('sig')}",
+        "header without alg":
+            f"{b64url({'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
         "alg none, no signature": f"{b64url({'alg': 'none', 'typ': 'at+jwt'})}.{payload}.",
         "empty signature": f"{head}.{payload}.",
-        "alg none, with signature": f"{b64url({'alg': 'none', 'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
-        "alg NONE": f"{b64url({'alg': 'NONE', 'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
+        "alg none, with signature":
+            f"{b64url({'alg': 'none', 'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
+        "alg NONE":
+            f"{b64url({'alg': 'NONE', 'typ': 'at+jwt', 'kid': 'demo-rsa-2026'})}.{payload}.{sig}",
         "HS256 keyed with the public PEM": hs256_raw(hs_header, good_claims(), _public_pem()),
         "HS256 keyed with the public JWK": hs256_raw(hs_header, good_claims(), public_jwk.encode()),
-        "RS512 header on an RS256 signature": f"{b64url({**rs_header, 'alg': 'RS512'})}.{payload}.{sig}",
+        "RS512 header on an RS256 signature":
+            f"{b64url({**rs_header, 'alg': 'RS512'})}.{payload}.{sig}",
         "huge token": f"{big}.{big}.{big}",
         "payload of invalid base64 length": f"{head}.A.{sig}",
         "payload is an array": rs256_raw(rs_header, "[1, 2, 3]"),
         "payload is not JSON": rs256_raw(rs_header, "not json"),
         "tampered payload": f"{head}.{b64url({**part(valid, 1), 'sub': 'bob'})}.{sig}",
-        "signature of another token": f"{head}.{payload}.{rs256(good_claims(sub='bob')).split('.')[2]}",
-        "unknown kid": rs256(good_claims(), kid="demo-rsa-2026").replace(head, b64url({**rs_header, "kid": "demo-rsa-2099"})),
+        "signature of another token":
+            f"{head}.{payload}.{rs256(good_claims(sub='bob')).split('.')[2]}",
+        "unknown kid": rs256(good_claims(), kid="demo-rsa-2026").replace(
+            head, b64url({**rs_header, "kid": "demo-rsa-2099"})),
         "kid path injection": rs256(good_claims(), key=attacker, kid="../../../../dev/null"),
         "kid is a number": f"{b64url({**rs_header, 'kid': 7})}.{payload}.{sig}",
         "no kid": f"{b64url({'alg': 'RS256', 'typ': 'at+jwt'})}.{payload}.{sig}",
         "attacker key in jwk header": rs256(good_claims(), key=attacker, jwk=attacker_jwk),
         "attacker key via jku": rs256(good_claims(), key=attacker, jku="http://127.0.0.1:1/jwks.json"),
-        "attacker kid and jwk": rs256(good_claims(), key=attacker, kid="attacker", jwk={**attacker_jwk, "kid": "attacker"}),
+        "attacker kid and jwk": rs256(good_claims(), key=attacker, kid="attacker",
+                                      jwk={**attacker_jwk, "kid": "attacker"}),
         "typ JWT instead of at+jwt": rs256(good_claims(), typ="JWT"),
         "crit header": rs256(good_claims(), crit=["exp"]),
         "expired": rs256(good_claims(iat=int(time.time()) - 600, exp=int(time.time()) - 300)),
@@ -363,8 +393,10 @@ def _battery() -> dict[str, str]:
         "nbf as a numeric string": rs256(good_claims(nbf=str(int(time.time()) - 10))),
         "exp true": rs256(good_claims(exp=True)),
         "exp null": rs256(good_claims(exp=None)),
-        "exp NaN": rs256_raw(rs_header, json.dumps(good_claims()).replace('"exp": ', '"exp": NaN, "x": ')),
-        "exp Infinity": rs256_raw(rs_header, json.dumps(good_claims()).replace('"exp": ', '"exp": Infinity, "x": ')),
+        "exp NaN": rs256_raw(rs_header, json.dumps(good_claims()).replace(
+            '"exp": ', '"exp": NaN, "x": ')),
+        "exp Infinity": rs256_raw(rs_header, json.dumps(good_claims()).replace(
+            '"exp": ', '"exp": Infinity, "x": ')),
         "exp huge integer": rs256_raw(rs_header, json.dumps(good_claims(exp=10**400))),
         "missing exp": rs256(good_claims(exp=DROP)),
         "missing iat": rs256(good_claims(iat=DROP)),
@@ -405,11 +437,13 @@ def test_an_unsecured_jwt_is_called_what_it_is(server: CliServer, alg: str) -> N
 
 
 def test_the_battery_would_pass_if_its_tokens_were_good(server: CliServer) -> None:
-    """Guard against a battery that fails for a boring reason: the same builders make good tokens."""
+    """Guard against a battery that fails for a boring reason: these builders make good tokens."""
     assert me(server.url, "Bearer " + rs256(good_claims())).status_code == 200
-    assert me(server.url, "Bearer " + rs256_raw({"alg": "RS256", "typ": "at+jwt", "kid": "demo-rsa-2026"},
+    raw_header = {"alg": "RS256", "typ": "at+jwt", "kid": "demo-rsa-2026"}
+    assert me(server.url, "Bearer " + rs256_raw(raw_header,
                                                 json.dumps(good_claims()))).status_code == 200
-    assert me(server.url, "Bearer " + rs256(good_claims(nbf=int(time.time()) - 5), typ="application/at+jwt")).status_code == 200
+    with_nbf = rs256(good_claims(nbf=int(time.time()) - 5), typ="application/at+jwt")
+    assert me(server.url, "Bearer " + with_nbf).status_code == 200
 
 
 def test_a_header_too_large_to_read_is_a_json_error(server: CliServer) -> None:
@@ -428,10 +462,13 @@ def test_server_survives_the_battery(server: CliServer, alice: dict[str, Any]) -
     assert me(server.url, f"Bearer {alice['access_token']}").status_code == 200
 
 
-# -- request bodies ---------------------------------------------------------------------------------
+# -- request bodies ----------------------------------------------------------------------
+JSON = "application/json"
+
 BAD_BODIES: dict[str, tuple[bytes, str, int]] = {
     "not JSON": (b"username=alice", "application/json", 400),
-    "form encoded": (b"username=alice&password=wonderland", "application/x-www-form-urlencoded", 400),
+    "form encoded": (b"username=alice&password=wonderland", "application/x-www-form-urlencoded",
+                     400),
     "text/plain JSON": (b'{"username": "alice", "password": "wonderland"}', "text/plain", 400),
     "array": (b'["alice", "wonderland"]', "application/json", 400),
     "number": (b"42", "application/json", 400),
@@ -439,7 +476,7 @@ BAD_BODIES: dict[str, tuple[bytes, str, int]] = {
     "string": (b'"alice"', "application/json", 400),
     "numbers for strings": (b'{"username": 1, "password": 2}', "application/json", 400),
     "nulls": (b'{"username": null, "password": null}', "application/json", 400),
-    "lists for strings": (b'{"username": ["alice"], "password": ["wonderland"]}', "application/json", 400),
+    "lists for strings": (b'{"username": ["alice"], "password": ["wonderland"]}', JSON, 400),
     "objects for strings": (b'{"username": {}, "password": {}}', "application/json", 400),
     "booleans": (b'{"username": true, "password": false}', "application/json", 400),
     "missing password": (b'{"username": "alice"}', "application/json", 400),
@@ -447,9 +484,9 @@ BAD_BODIES: dict[str, tuple[bytes, str, int]] = {
     "lone surrogate": (b'{"username": "\\ud800", "password": "x"}', "application/json", 400),
     "invalid UTF-8": (b'{"username": "\xff\xfe", "password": "x"}', "application/json", 400),
     "deep nesting": (b"[" * 30000 + b"]" * 30000, "application/json", 400),
-    "huge body": (b'{"username": "' + b"a" * 100_000 + b'", "password": "x"}', "application/json", 413),
-    "long field": (b'{"username": "' + b"a" * 5000 + b'", "password": "x"}', "application/json", 400),
-    "giant number": (b'{"username": ' + b"9" * 5000 + b', "password": "x"}', "application/json", 400),
+    "huge body": (b'{"username": "' + b"a" * 100_000 + b'", "password": "x"}', JSON, 413),
+    "long field": (b'{"username": "' + b"a" * 5000 + b'", "password": "x"}', JSON, 400),
+    "giant number": (b'{"username": ' + b"9" * 5000 + b', "password": "x"}', JSON, 400),
     "repeated member": (b'{"username": "x", "username": "alice", "password": "wonderland",'
                         b' "refresh_token": "a", "refresh_token": "b"}', "application/json", 400),
     "NaN": (b'{"username": NaN, "password": "x", "refresh_token": NaN}', "application/json", 400),
@@ -458,7 +495,8 @@ BAD_BODIES: dict[str, tuple[bytes, str, int]] = {
 
 
 @pytest.mark.parametrize("path", ["/login", "/refresh", "/logout"])
-@pytest.mark.parametrize("body, content_type, status", list(BAD_BODIES.values()), ids=list(BAD_BODIES))
+@pytest.mark.parametrize("body, content_type, status", list(BAD_BODIES.values()),
+                         ids=list(BAD_BODIES))
 def test_bad_bodies_are_rfc_6749_errors(server: CliServer, path: str, body: bytes,
                                         content_type: str, status: int) -> None:
     """RFC 6749 section 5.2: a malformed request is 400 invalid_request (413 when too big)."""
@@ -468,7 +506,8 @@ def test_bad_bodies_are_rfc_6749_errors(server: CliServer, path: str, body: byte
     assert response.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/login"), ("GET", "/refresh"), ("PUT", "/logout"),
+@pytest.mark.parametrize("method, path", [("GET", "/login"), ("GET", "/refresh"),
+                                          ("PUT", "/logout"),
                                           ("POST", "/me"), ("DELETE", "/.well-known/jwks.json")])
 def test_wrong_methods_are_json_405(server: CliServer, method: str, path: str) -> None:
     response = requests.request(method, server.url + path, timeout=TIMEOUT)
@@ -571,7 +610,7 @@ def test_logout_of_one_login_leaves_another_alone(server: CliServer) -> None:
     assert me(server.url, f"Bearer {second['access_token']}").status_code == 200
 
 
-# -- load ---------------------------------------------------------------------------------------------
+# -- load --------------------------------------------------------------------------------
 def test_eight_concurrent_clients_all_succeed(server: CliServer, alice: dict[str, Any]) -> None:
     clients, per_client = 8, 100
     barrier = threading.Barrier(clients)

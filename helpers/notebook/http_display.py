@@ -55,7 +55,8 @@ def format_request(request: requests.PreparedRequest, *, hide: Iterable[str] = C
     """The request as HTTP/1.1 text. ``Host`` is added the way urllib3 sends it."""
     hidden = {h.lower() for h in hide}
     url = urlsplit(request.url or "")
-    lines = [f"{request.method} {request.path_url} HTTP/1.1", f"Host: {_normalise_host(url.netloc)}"]
+    lines = [f"{request.method} {request.path_url} HTTP/1.1",
+             f"Host: {_normalise_host(url.netloc)}"]
     lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() not in hidden]
     body = _format_body(request.body, request.headers.get("Content-Type", ""), max_body)
     return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")

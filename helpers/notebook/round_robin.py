@@ -64,7 +64,8 @@ class RoundRobin:
             except (OSError, http.client.HTTPException):
                 break  # it may have seen the request: retrying elsewhere could do it twice
             if self.sticky_cookie and name != sticky_to:
-                headers.append(("Set-Cookie", f"{self.sticky_cookie}={name}; Path=/; HttpOnly; SameSite=Lax"))
+                headers.append(("Set-Cookie",
+                                f"{self.sticky_cookie}={name}; Path=/; HttpOnly; SameSite=Lax"))
             start_response(status, headers)
             return [body]
         body = json.dumps({"error": "bad_gateway", "message": "No app instance answered."}).encode()
@@ -83,7 +84,8 @@ class RoundRobin:
         return morsel.value if morsel is not None else None
 
     @staticmethod
-    def _forward(base_url: str, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _forward(base_url: str,
+                 environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
         """Send the request in ``environ`` to ``base_url``; return status, headers, body."""
         target = urlsplit(base_url)
         path = environ.get("PATH_INFO", "/") or "/"

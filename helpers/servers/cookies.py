@@ -60,9 +60,11 @@ KINDS = [
     Kind("path", "lab_path", "only-under-lab", {"Path": "/lab"},
          "Sent only to /lab and paths below it; invisible to scripts of the page at /."),
     Kind("httponly", "lab_httponly", "hidden-from-js", {"HttpOnly": True, "Path": "/"},
-         "Sent with every request, but missing from document.cookie: scripts (and XSS) cannot read it."),
+         "Sent with every request, but missing from document.cookie: scripts (and XSS) cannot"
+         " read it."),
     Kind("strict", "lab_strict", "strict", {"SameSite": "Strict", "Path": "/"},
-         "Never sent on requests that start on another site, not even when you follow a link here."),
+         "Never sent on requests that start on another site, not even when you follow a link"
+         " here."),
     Kind("lax", "lab_lax", "lax", {"SameSite": "Lax", "Path": "/"},
          "Sent on top-level navigations from other sites (following a link) but not on their "
          "POSTs, images or fetches. Chromium treats a cookie with no SameSite as Lax."),
@@ -79,7 +81,7 @@ KINDS_BY_KEY = {kind.key: kind for kind in KINDS}
 
 
 def create_app() -> Flask:
-    """The cookie lab. It keeps no state and reads no clock: browsers keep cookie time themselves."""
+    """The cookie lab. It keeps no state and reads no clock: browsers keep cookie time."""
     app = Flask(__name__)
     install_json_errors(app)
     guard_cookie_size(app)
@@ -124,7 +126,8 @@ def create_app() -> Flask:
                 kind.name,
                 path=str(kind.attributes.get("Path", "/")),
                 secure=bool(kind.attributes.get("Secure")),
-                samesite=str(kind.attributes["SameSite"]) if "SameSite" in kind.attributes else None,
+                samesite=(str(kind.attributes["SameSite"]) if "SameSite" in kind.attributes
+                          else None),
             )
         return response
 
@@ -175,7 +178,8 @@ PAGE = """<!doctype html>
 <title>cookie lab</title>
 <style>
  body { font-family: system-ui, sans-serif; max-width: 62em; margin: 2em auto; line-height: 1.4 }
- table { border-collapse: collapse } td, th { border: 1px solid #ccc; padding: .3em .5em; vertical-align: top }
+ table { border-collapse: collapse }
+ td, th { border: 1px solid #ccc; padding: .3em .5em; vertical-align: top }
  code { background: #eee; padding: 0 .2em } .yes { color: #060 } .no { color: #a00 }
  form { display: inline }
 </style>
@@ -187,14 +191,16 @@ PAGE = """<!doctype html>
  <button id="set-all" type="submit">Set one cookie of each kind</button></form>
 <form method="post" action="/clear"><input type="hidden" name="back" value="{{ path }}">
  <button id="clear-all" type="submit">Clear them</button></form>
- · <a href="/">/</a> · <a href="/lab">/lab</a> · <a href="/verify">/verify</a> (checks the signed cookie)
+ · <a href="/">/</a> · <a href="/lab">/lab</a>
+ · <a href="/verify">/verify</a> (checks the signed cookie)
 </p>
 
 <h2>What the server received with this request</h2>
 {% if received %}
 <table id="received">
 <tr><th>name</th><th>value</th></tr>
-{% for name, value in received %}<tr><td><code>{{ name }}</code></td><td><code>{{ value }}</code></td></tr>
+{% for name, value in received %}
+<tr><td><code>{{ name }}</code></td><td><code>{{ value }}</code></td></tr>
 {% endfor %}</table>
 {% else %}<p id="received">No cookies.</p>{% endif %}
 
@@ -203,7 +209,8 @@ PAGE = """<!doctype html>
 
 <h2>The kinds</h2>
 <table id="kinds">
-<tr><th>cookie</th><th>attributes</th><th>server got it here</th><th>JavaScript sees it</th><th>what to expect</th></tr>
+<tr><th>cookie</th><th>attributes</th><th>server got it here</th><th>JavaScript sees it</th>
+ <th>what to expect</th></tr>
 {% for kind in kinds %}<tr data-name="{{ kind.name }}">
  <td><code>{{ kind.name }}</code></td><td><code>{{ kind.header_attributes }}</code></td>
  {% set got = kind.name in received|map('first')|list %}

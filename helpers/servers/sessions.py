@@ -243,10 +243,12 @@ PAGE = """<!doctype html>
 <p id="status">Not logged in.</p>
 <form method="post" action="/login">
  <label>Username <input name="username" autocomplete="username" required></label>
- <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+ <label>Password
+  <input name="password" type="password" autocomplete="current-password" required></label>
  <button type="submit">Log in</button>
 </form>
-<p>Demo accounts: <code>alice</code> / <code>wonderland</code>, <code>bob</code> / <code>builder</code>.</p>
+<p>Demo accounts: <code>alice</code> / <code>wonderland</code>,
+ <code>bob</code> / <code>builder</code>.</p>
 {% endif %}
 <p>JSON: <code>POST /login</code>, <code>GET /me</code>, <code>POST /logout</code>.</p>
 </body>

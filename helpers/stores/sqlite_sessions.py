@@ -47,7 +47,8 @@ class SQLiteSessionStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(SCHEMA)
         except sqlite3.DatabaseError as exc:  # no such directory, not a database file, ...
-            raise StoreUnavailable(f"cannot open the SQLite session store {self.path!r}: {exc}") from exc
+            raise StoreUnavailable(
+                f"cannot open the SQLite session store {self.path!r}: {exc}") from exc
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
@@ -95,7 +96,8 @@ class SQLiteSessionStore:
     def touch(self, sid: str, last_seen: float) -> None:
         if _encodable(sid):
             with self._locked() as db:
-                db.execute("UPDATE sessions SET last_seen = ? WHERE sid = ?", (float(last_seen), sid))
+                db.execute("UPDATE sessions SET last_seen = ? WHERE sid = ?",
+                           (float(last_seen), sid))
 
     def delete(self, sid: str) -> bool:
         if not _encodable(sid):

@@ -1,4 +1,4 @@
-"""Server-side state for the ``tokens`` server: refresh-token families and a jti denylist, in SQLite.
+"""State of the ``tokens`` server: refresh-token families and a jti denylist, in SQLite.
 
 A JWT access token needs no server state to verify, but two things do:
 
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
 );
 CREATE INDEX IF NOT EXISTS refresh_tokens_by_family ON refresh_tokens(family_id);
 CREATE TABLE IF NOT EXISTS access_tokens (
-    jti        TEXT PRIMARY KEY,    -- access tokens issued per family, so a revocation can deny them
+    jti        TEXT PRIMARY KEY,    -- issued per family, so a revocation can deny them
     family_id  TEXT NOT NULL REFERENCES families(family_id),
     expires_at INTEGER NOT NULL
 );
@@ -122,7 +122,7 @@ class Rotation:
 
 
 class TokenStore:
-    """Refresh-token families and the jti denylist in one SQLite database (a file or ``:memory:``)."""
+    """Refresh-token families and the jti denylist in one SQLite database (file or ``:memory:``)."""
 
     def __init__(self, path: str = ":memory:", *, purge_interval: float = PURGE_INTERVAL,
                  purge_batch: int = PURGE_BATCH) -> None:
@@ -143,7 +143,7 @@ class TokenStore:
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: the thread lock plus ``BEGIN IMMEDIATE`` (the database write lock).
+        """One write transaction: the thread lock plus ``BEGIN IMMEDIATE`` (SQLite's write lock).
 
         ``BEGIN IMMEDIATE`` takes SQLite's write lock before the first read, so a
         read-check-update sequence inside it cannot interleave with another writer,
@@ -175,7 +175,7 @@ class TokenStore:
         access_jti: str,
         access_expires_at: float,
     ) -> str:
-        """Record a login: a new family, its first refresh and access tokens. Returns its id (the sid)."""
+        """Record a login: a family, its first refresh and access tokens; its id (the sid)."""
         family_id = secrets.token_urlsafe(16)
         now = int(now)
         family_expires = now + int(family_lifetime)
@@ -208,7 +208,8 @@ class TokenStore:
         of concurrent calls with the same token, exactly one gets ROTATED.
         """
         now = int(now)
-        presented_hash, successor_hash = hash_refresh_token(presented), hash_refresh_token(successor)
+        presented_hash = hash_refresh_token(presented)
+        successor_hash = hash_refresh_token(successor)
         with self._write() as db:
             row = db.execute(
                 "SELECT r.family_id, r.expires_at, r.spent, f.sub, f.expires_at, f.revoked_at"
@@ -235,13 +236,15 @@ class TokenStore:
             if claimed != 1:  # someone spent it between our SELECT and UPDATE: treat it as reuse
                 self._revoke_family(db, family_id, now=now, reason="refresh token reuse")
                 return Rotation(REUSED, family_id, sub)
-            self._add_tokens(db, family_id, successor_hash, min(now + int(refresh_ttl), family_expires),
+            self._add_tokens(db, family_id, successor_hash,
+                             min(now + int(refresh_ttl), family_expires),
                              access_jti, access_expires_at, now)
             return Rotation(ROTATED, family_id, sub)
 
     @staticmethod
-    def _add_tokens(db: sqlite3.Connection, family_id: str, refresh_hash: str, refresh_expires: float,
-                    access_jti: str, access_expires_at: float, now: float) -> None:
+    def _add_tokens(db: sqlite3.Connection, family_id: str, refresh_hash: str,
+                    refresh_expires: float, access_jti: str, access_expires_at: float,
+                    now: float) -> None:
         db.execute(
             "INSERT INTO refresh_tokens (token_hash, family_id, issued_at, expires_at)"
             " VALUES (?, ?, ?, ?)",
@@ -266,13 +269,17 @@ class TokenStore:
         ).rowcount
         db.execute(
             "INSERT OR IGNORE INTO denied_jtis (jti, expires_at, denied_at, reason)"
-            " SELECT jti, expires_at, ?, ? FROM access_tokens WHERE family_id = ? AND expires_at > ?",
+            " SELECT jti, expires_at, ?, ? FROM access_tokens"
+            " WHERE family_id = ? AND expires_at > ?",
             (now, reason, family_id, now),
         )
         return changed == 1
 
     def end_login(self, family_id: str, *, now: float, reason: str = "logout") -> bool:
-        """Revoke the login ``family_id`` (an access token's ``sid``). False if unknown or already over."""
+        """Revoke the login ``family_id`` (an access token's ``sid``).
+
+        False if it is unknown or was already over: nothing was ended.
+        """
         with self._write() as db:
             return self._revoke_family(db, family_id, now=int(now), reason=reason)
 
@@ -358,12 +365,13 @@ class TokenStore:
                                    (family_id,)).rowcount
                 gone += db.execute("DELETE FROM access_tokens WHERE family_id = ?",
                                    (family_id,)).rowcount
-                gone += db.execute("DELETE FROM families WHERE family_id = ?", (family_id,)).rowcount
+                gone += db.execute("DELETE FROM families WHERE family_id = ?",
+                                   (family_id,)).rowcount
             return gone
 
     # -- looking inside -----------------------------------------------------------------------
     def rows(self, table: str) -> list[dict[str, Any]]:
-        """Every row of one of :data:`TABLES`, as dicts, oldest first (for showing in a notebook)."""
+        """Every row of one of :data:`TABLES`, as dicts, oldest first (to show in a notebook)."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; one of {', '.join(TABLES)}")
         with self._lock:

@@ -104,17 +104,6 @@ def sign_access_token(claims: Mapping[str, Any], *, kid: str = SIGNING_KID) -> s
                       headers={"kid": kid, "typ": ACCESS_TOKEN_TYP})
 
 
-def issue_access_token(sub: str, *, clock: CourseClock = course_clock, ttl: float = ACCESS_TTL,
-                       kid: str = SIGNING_KID, jti: str | None = None,
-                       sid: str | None = None) -> str:
-    """A signed access token for ``sub``, issued now by ``clock``, valid ``ttl`` seconds.
-
-    Nothing is recorded server-side (a login records its tokens: see ``refresh``).
-    """
-    claims = access_token_claims(sub, now=clock.time(), ttl=ttl, jti=jti, sid=sid)
-    return sign_access_token(claims, kid=kid)
-
-
 # -- verify -------------------------------------------------------------------------------------
 def bearer_token(authorization: str | None) -> str | None:
     """The token in an ``Authorization: Bearer <token>`` header (RFC 6750 section 2.1).

@@ -3,10 +3,11 @@
 Status codes:
 
 * ``/login``, ``/refresh`` and ``/logout`` answer errors as a token endpoint does
-  (RFC 6749 section 5.2): 400 ``{"error": "invalid_request" | "invalid_grant", "error_description"}``
+  (RFC 6749 section 5.2): 400
+  ``{"error": "invalid_request" | "invalid_grant", "error_description"}``
   (413 for a body over 64 KiB); 401 ``invalid_client`` with a ``Basic`` challenge only
-  when a client tries to authenticate (this server has one public client and no client
-  authentication, so any ``Authorization`` header at /login or /refresh is such a try);
+  when a client tries HTTP Basic client authentication (this server has one public
+  client and no client authentication, so every such try fails);
 * ``/me`` follows RFC 6750 section 3.1: no credentials or another scheme -> 401 with a
   bare ``Bearer realm="tokens"`` challenge; a malformed Bearer header -> 400
   ``invalid_request``; a bad, expired or revoked token -> 401 ``error="invalid_token"``;
@@ -143,7 +144,10 @@ def create_app(
         except MalformedAuthorization as exc:
             raise TokenRejected(str(exc), "invalid_request") from None
         if credentials is None or credentials.scheme != "bearer" or credentials.token is None:
-            return None
+            return None  # the URI query method (RFC 6750 section 2.3) is not supported here
+        if "access_token" in request.args:
+            raise TokenRejected("send the access token one way only, not also in the URI",
+                                "invalid_request")  # RFC 6750 section 3.1
         return verify_access_token(
             credentials.token, keys=keys, clock=clock,
             is_denied=None if for_logout else store.is_jti_denied, check_exp=not for_logout)
@@ -159,9 +163,18 @@ def create_app(
 
     @app.before_request
     def no_client_authentication() -> Response | None:
-        if request.endpoint in ("login", "refresh") and "Authorization" in request.headers:
+        """RFC 6749 section 5.2: a client that authenticates (HTTP Basic, section 2.3.1) and
+        fails gets 401 invalid_client with a challenge; this server has no confidential
+        client, so every such attempt fails."""
+        if request.endpoint not in ("login", "refresh"):
+            return None
+        try:
+            credentials = parse_authorization(request.headers.getlist("Authorization"))
+        except MalformedAuthorization:
+            credentials = None
+        if credentials is not None and credentials.scheme == "basic":
             return oauth_error(401, "invalid_client",
-                               "this server has no client authentication: send no Authorization",
+                               "this server has no client authentication: send no Basic header",
                                {"WWW-Authenticate": challenge("Basic", realm=REALM)})
         return None
 

@@ -70,7 +70,7 @@ def public_keys() -> dict[str, RSAPublicKey]:
 
 
 def is_published(key: DemoKey, *, now: float, max_token_lifetime: float) -> bool:
-    """Whether the JWKS lists ``key`` at ``now``: in service, or a token it signed may still be valid."""
+    """Whether the JWKS lists ``key`` at ``now``: in service, or a token it signed may be valid."""
     return key.retired_at is None or now < key.retired_at + max_token_lifetime
 
 

@@ -94,7 +94,7 @@ class RefreshRefused(Exception):
 
 def issue_token_pair(store: TokenStore, sub: str, *, now: float,
                      lifetimes: Lifetimes = Lifetimes()) -> TokenPair:
-    """After a successful login: start a family with its first refresh token, and an access token."""
+    """After a successful login: start a family with its first refresh token; an access token."""
     refresh_token, jti = new_refresh_token(), new_jti()
     exp = int(now) + lifetimes.access
     sid = store.start_family(sub, refresh_token, now=now, refresh_ttl=lifetimes.refresh,
@@ -106,7 +106,7 @@ def issue_token_pair(store: TokenStore, sub: str, *, now: float,
 
 def rotate_refresh_token(store: TokenStore, presented: str, *, now: float,
                          lifetimes: Lifetimes = Lifetimes()) -> TokenPair:
-    """Spend ``presented`` and return a new pair of the same login, or raise :class:`RefreshRefused`.
+    """Spend ``presented``; a new pair of the same login, or :class:`RefreshRefused`.
 
     The store does the check-and-spend in one transaction, so of several concurrent
     calls with the same token one wins. Reusing a spent token revokes the family: its
