@@ -1,3 +1,3 @@
-"""Old import path, kept for notebooks that use it: see the module it re-exports."""
+"""Old import path, kept for notebooks that use it: the code lives in the module below."""
 
-from helpers.http import install_json_errors, json_error, no_content  # noqa: F401
+from helpers.http import *  # noqa: F403 - every public name of the new module, under the old path

@@ -141,8 +141,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def read_json_object(*, allow_empty: bool = False) -> dict[str, Any]:
-    """The request body as a JSON object, or :class:`BadBody` saying what is wrong with it."""
+def read_json_object(*, allow_empty: bool = False,
+                     accepted: str = "a JSON body with Content-Type: application/json",
+                     ) -> dict[str, Any]:
+    """The request body as a JSON object, or :class:`BadBody` saying what is wrong with it.
+
+    ``accepted`` names, in the 415 answer, what the endpoint does read.
+    """
     try:
         data = request.get_data(cache=True)
     except RequestEntityTooLarge:
@@ -151,8 +156,7 @@ def read_json_object(*, allow_empty: bool = False) -> dict[str, Any]:
     if not data and allow_empty:
         return {}
     if not request.is_json:
-        raise BadBody(415, "unsupported_media_type",
-                      "send a JSON body with Content-Type: application/json")
+        raise BadBody(415, "unsupported_media_type", f"send {accepted}")
     body = parse_json(data)
     if not isinstance(body, dict):
         raise BadBody(400, "invalid_request", "the body must be a JSON object")

@@ -1,8 +1,3 @@
-"""Old import path, kept for notebooks that use it: see the module it re-exports."""
+"""Old import path, kept for notebooks that use it: the code lives in the module below."""
 
-from helpers.notebook.redis_server import (  # noqa: F401
-    RedisServer,
-    RedisServerError,
-    RedisServerMissing,
-    serve_redis,
-)
+from helpers.notebook.redis_server import *  # noqa: F403 - every public name of the new module, under the old path

@@ -111,8 +111,7 @@ def test_a_package_is_a_server_too() -> None:
 
 
 @pytest.mark.parametrize(("name", "option", "value"), [
-    ("cookies", "--db", "x.db"), ("cookies", "--redis", "redis://127.0.0.1:1/0"),
-    ("tokens", "--redis", "redis://127.0.0.1:1/0"),
+    ("cookies", "--db", "x.db"), ("tokens", "--redis", "redis://127.0.0.1:1/0"),
 ])
 def test_an_option_the_server_does_not_take_exits_2_with_one_line(name: str, option: str,
                                                                  value: str) -> None:
@@ -160,12 +159,3 @@ def test_the_clock_route_wants_json_and_post(clocked: CliServer) -> None:
                         headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
     assert_json_error(big, 413)
     assert clocked.process.poll() is None
-
-
-@pytest.mark.parametrize("name", SERVER_NAMES)
-def test_every_server_takes_the_clock_flag(name: str) -> None:
-    server = start_cli_server(name, "--clock")
-    try:
-        assert server.advance(60) > 0
-    finally:
-        server.stop_cleanly()

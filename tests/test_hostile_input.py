@@ -1,10 +1,10 @@
 """Hostile input against every demo server, through the CLI: never a 500, never a dead server.
 
-Each server runs once for the module. Every route gets the same battery: wrong methods,
-oversized and malformed bodies, wrong content types, repeated parameters and garbage
-headers. Every answer must be below 500; every error from a JSON endpoint must be JSON
-with an ``error`` code; every 401 must carry a challenge; and afterwards each server
-still answers and has logged no traceback.
+Each server runs once for the module, with ``--clock`` (which every server takes).
+Every route gets the same battery: wrong methods, oversized and malformed bodies, wrong
+content types, repeated parameters and garbage headers. Every answer must be below 500;
+every error from a JSON endpoint must be JSON with an ``error`` code; every 401 must
+carry a challenge; and afterwards each server still answers and has logged no traceback.
 """
 
 from __future__ import annotations
@@ -108,3 +108,5 @@ def test_every_server_is_alive_and_well_afterwards(servers: dict[str, CliServer]
     assert server.process.poll() is None
     status, _, _ = send(server.url, "GET", "/", [])
     assert status == 200
+    before = server.advance(0)  # every server takes --clock, and its clock still moves
+    assert server.advance(60) - before >= 60

@@ -178,7 +178,7 @@ def create_app(
             if any(len(fields.getlist(name)) > 1 for name in ("username", "password")):
                 raise BadBody(400, "invalid_request", "Send each field once.")
         else:
-            fields = read_json_object()  # JSON, or a 415 saying what to send
+            fields = read_json_object(accepted="JSON (application/json) or a form")
         username, password = string_field(fields, "username"), string_field(fields, "password")
         return str(username), str(password)
 

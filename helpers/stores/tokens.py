@@ -105,7 +105,7 @@ def hash_refresh_token(token: str) -> str:
     A plain hash is enough here (no salt, no slow hash): the token has 256 random bits,
     so nobody can guess it from its digest, unlike a password.
     """
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
