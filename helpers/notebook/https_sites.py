@@ -67,4 +67,7 @@ def serve_https(app: Any, name: str, context: ssl.SSLContext) -> HttpsLiveServer
     """Like :func:`helpers.live_server.serve` over HTTPS: a re-run cell replaces the older server."""
     from . import live_server
 
-    return live_server._servers.replace(name, lambda: HttpsLiveServer(app, context=context, name=name).start())
+    def start() -> HttpsLiveServer:
+        return HttpsLiveServer(app, context=context, name=name).start()
+
+    return live_server._servers.replace(name, start)
