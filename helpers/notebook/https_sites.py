@@ -67,11 +67,7 @@ def serve_https(app: Any, name: str, context: ssl.SSLContext) -> HttpsLiveServer
     """Like :func:`helpers.live_server.serve` over HTTPS: a re-run cell replaces the older server."""
     from . import live_server
 
-    with live_server._running_lock:
-        old = live_server._running.pop(name, None)
-    if old is not None:
-        old.stop()
-    server = HttpsLiveServer(app, context=context, name=name).start()
-    with live_server._running_lock:
-        live_server._running[name] = server
-    return server
+    def start() -> HttpsLiveServer:
+        return HttpsLiveServer(app, context=context, name=name).start()
+
+    return live_server._servers.replace(name, start)
