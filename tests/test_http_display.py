@@ -100,4 +100,4 @@ def test_the_nbval_sanitizer_knows_the_elided_form() -> None:
     patterns = [re.compile(config[s]["regex"]) for s in config.sections() if "elided" in s]
     assert len(patterns) == 1
     shown = elide_long_tokens("Bearer eyJhbGciOiJSUzI1NiJ9." + "Q" * 300 + ".abcdef")
-    assert patterns[0].sub("X", shown) == "Bearer X (333 characters)"
+    assert patterns[0].sub("X", shown) == "Bearer X"
