@@ -250,6 +250,17 @@ def test_concurrent_replays_of_one_login_proof_exactly_one_passes(server: CliSer
     assert sorted(statuses) == [200] + [400] * 3
 
 
+def test_concurrent_replays_of_one_logout_proof_end_the_login_once(server: CliServer) -> None:
+    holder = Holder()
+    token = dpop_login(server, holder).json()["access_token"]
+    proof = holder.proof("POST", f"{server.url}/logout", now=now(server), token=token)
+    answers = run_concurrently(lambda _: requests.post(
+        f"{server.url}/logout", timeout=TIMEOUT,
+        headers={"Authorization": f"DPoP {token}", "DPoP": proof}), 6)
+    assert sorted(r.status_code for r in answers) == [204] + [401] * 5
+    assert {r.json()["error"] for r in answers if r.status_code == 401} == {"invalid_dpop_proof"}
+
+
 def test_concurrent_replays_of_one_refresh_request_spend_nothing_twice(server: CliServer) -> None:
     holder = Holder()
     pair = dpop_login(server, holder).json()
