@@ -250,6 +250,17 @@ def test_concurrent_replays_of_one_login_proof_exactly_one_passes(server: CliSer
     assert sorted(statuses) == [200] + [400] * 3
 
 
+def test_concurrent_replays_of_one_logout_proof_end_the_login_once(server: CliServer) -> None:
+    holder = Holder()
+    token = dpop_login(server, holder).json()["access_token"]
+    proof = holder.proof("POST", f"{server.url}/logout", now=now(server), token=token)
+    answers = run_concurrently(lambda _: requests.post(
+        f"{server.url}/logout", timeout=TIMEOUT,
+        headers={"Authorization": f"DPoP {token}", "DPoP": proof}), 6)
+    assert sorted(r.status_code for r in answers) == [204] + [401] * 5
+    assert {r.json()["error"] for r in answers if r.status_code == 401} == {"invalid_dpop_proof"}
+
+
 def test_concurrent_replays_of_one_refresh_request_spend_nothing_twice(server: CliServer) -> None:
     holder = Holder()
     pair = dpop_login(server, holder).json()
@@ -502,19 +513,42 @@ def test_two_dpop_headers_are_refused(server: CliServer,
     status, _, body = raw_request(server.url, "GET", "/me", [
         ("Authorization", f"DPoP {token}"), ("DPoP", proofs[0]), ("DPoP", proofs[1])])
     assert (status, body["error"]) == (401, "invalid_dpop_proof")
+    # the server joins repeated fields with commas (RFC 9110 section 5.3); a JWS has none
+    assert "more than one DPoP" in body[DESCRIBED], body
+
+
+def test_a_signature_that_is_not_base64url_is_named_as_such(
+        server: CliServer, bound: tuple[Holder, dict[str, Any]]) -> None:
+    holder, pair = bound
+    token = pair["access_token"]
+    proof = holder.proof("GET", f"{server.url}/me", now=now(server), token=token)
+    response = requests.get(f"{server.url}/me", timeout=TIMEOUT, headers={
+        "Authorization": f"DPoP {token}", "DPoP": proof.rsplit(".", 1)[0] + ".AAAAA"})
+    assert_dpop_error(response, "invalid_dpop_proof")
+    assert "signature" in response.json()[DESCRIBED]
 
 
 # -- no credentials --------------------------------------------------------------------------
-def test_no_credentials_but_a_proof_is_told_both_schemes(server: CliServer) -> None:
-    proof = Holder().proof("GET", f"{server.url}/me", now=now(server))
-    response = requests.get(f"{server.url}/me", headers={"DPoP": proof}, timeout=TIMEOUT)
+BOTH = f'Bearer realm="tokens", DPoP {ALGS}'
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic YTpi"}, "a proof"],
+                         ids=["nothing", "another scheme", "only a proof"])
+def test_no_credentials_are_told_both_schemes(server: CliServer, headers: Any) -> None:
+    """RFC 9449 section 7.2 (Figure 16) and RFC 9110 section 11.6.1: a resource that takes
+    Bearer and DPoP lists both challenges, with no error code (RFC 6750 section 3.1), so a
+    client that has sent nothing yet learns that DPoP is accepted, and with which algs."""
+    if headers == "a proof":
+        headers = {"DPoP": Holder().proof("GET", f"{server.url}/me", now=now(server))}
+    response = requests.get(f"{server.url}/me", headers=headers, timeout=TIMEOUT)
     assert_json_error(response, 401, "missing_token", field=DESCRIBED)
-    assert response.headers["WWW-Authenticate"] == f'Bearer realm="tokens", DPoP {ALGS}'
+    assert response.headers["WWW-Authenticate"] == BOTH
+    assert "error=" not in response.headers["WWW-Authenticate"]
 
 
-def test_no_credentials_at_all_keeps_the_bare_bearer_challenge(server: CliServer) -> None:
-    response = requests.get(f"{server.url}/me", timeout=TIMEOUT)
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="tokens"'
+def test_no_credentials_at_a_nonce_server_are_told_both_schemes(nonce_server: CliServer) -> None:
+    response = requests.get(f"{nonce_server.url}/me", timeout=TIMEOUT)
+    assert response.headers["WWW-Authenticate"] == BOTH
 
 
 # -- the bound refresh token -----------------------------------------------------------------
@@ -593,6 +627,15 @@ def test_a_bound_login_logs_out_with_a_proof(server: CliServer) -> None:
     assert_dpop_error(dpop_me(server, holder, token), "invalid_token")
     assert_json_error(refresh(server, pair["refresh_token"], holder), 400, "invalid_grant",
                       field=DESCRIBED)
+
+
+def test_a_second_logout_of_a_bound_login_is_challenged_in_the_dpop_scheme(
+        server: CliServer) -> None:
+    """The token came as DPoP, so the refusal is a DPoP challenge (RFC 9449 section 7.1)."""
+    holder = Holder()
+    token = dpop_login(server, holder).json()["access_token"]
+    assert logout(server, token=token, holder=holder).status_code == 204
+    assert_dpop_error(logout(server, token=token, holder=holder), "invalid_token")
 
 
 def test_a_bound_login_logs_out_by_refresh_token_only_with_its_keys_proof(

@@ -42,6 +42,8 @@ from tests.support import (
 KEYS = ROOT / "data" / "keys"
 ISSUER, AUDIENCE = "urn:course:tokens", "urn:course:api"
 BEARER = 'Bearer realm="tokens"'
+#: A request with no credentials is told both schemes /me takes (RFC 9449 section 7.2).
+NO_CREDENTIALS = 'Bearer realm="tokens", DPoP algs="ES256 ES384 PS256 RS256 EdDSA"'
 DESCRIBED = "error_description"
 
 server = module_server("tokens", db=True)
@@ -112,14 +114,14 @@ def hs256_raw(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> 
 
 
 def assert_bearer_error(response: requests.Response, error: str | None) -> None:
-    """RFC 6750 section 3.1: 401 with a bare challenge (error None), 400 invalid_request,
-    or 401 invalid_token; the JSON body carries the same code."""
+    """RFC 6750 section 3.1: 401 with challenges and no error code (error None), 400
+    invalid_request, or 401 invalid_token; the JSON body carries the same code."""
     status = 400 if error == "invalid_request" else 401
     expected_code = "missing_token" if error is None else error
     assert_json_error(response, status, expected_code, field=DESCRIBED, challenge=BEARER)
     challenge = response.headers["WWW-Authenticate"]
     if error is None:
-        assert challenge == BEARER
+        assert challenge == NO_CREDENTIALS
     else:
         assert f'error="{error}"' in challenge
         assert 'error_description="' in challenge

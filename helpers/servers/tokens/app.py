@@ -8,8 +8,9 @@ Status codes:
   (413 for a body over 64 KiB); 401 ``invalid_client`` with a ``Basic`` challenge only
   when a client tries HTTP Basic client authentication (this server has one public
   client and no client authentication, so every such try fails);
-* ``/me`` follows RFC 6750 section 3.1: no credentials or another scheme -> 401 with a
-  bare ``Bearer realm="tokens"`` challenge; a malformed Bearer header -> 400
+* ``/me`` follows RFC 6750 section 3.1: no credentials or another scheme -> 401 with
+  challenges that carry no error code, ``Bearer realm="tokens", DPoP algs="..."``; a
+  malformed Bearer header -> 400
   ``invalid_request``; a bad, expired or revoked token -> 401 ``error="invalid_token"``;
 * ``/logout`` ends a login named by either token, or answers the error for what it
   was given: nothing -> 400 ``invalid_request``; a bad Bearer token -> 401
@@ -27,9 +28,8 @@ proof; proof problems are 401 ``WWW-Authenticate: DPoP error="invalid_dpop_proof
 token problems (and a bound token sent as Bearer) ``error="invalid_token"``, each with
 ``algs``. With ``dpop_nonce`` (``--dpop-nonce``) every proof must carry the server's
 nonce: without it, ``use_dpop_nonce`` and a ``DPoP-Nonce`` header (sections 8 and 9).
-A request with no credentials but a DPoP proof (a client that speaks DPoP) is told both
-schemes, ``Bearer realm="tokens", DPoP algs="..."``; a plain request keeps the bare
-Bearer challenge it always had.
+A request with no credentials is told both schemes, ``Bearer realm="tokens", DPoP
+algs="..."`` (RFC 9449 section 7.2).
 
 Every 401 carries a ``WWW-Authenticate`` challenge (RFC 9110 section 15.5.2).
 """
@@ -123,15 +123,16 @@ def token_rejected(rejected: TokenRejected) -> Response:
 
 
 def no_credentials() -> Response:
-    """RFC 6750 section 3.1: a request with no credentials gets a challenge with no error code.
+    """RFC 6750 section 3.1: a request with no credentials gets challenges with no error code.
 
-    A request that carries a DPoP proof (but no token) is told both schemes (RFC 9449
-    section 7.1); any other keeps the bare Bearer challenge.
+    Both schemes the resource takes are listed, ``Bearer realm="tokens", DPoP algs="..."``
+    (RFC 9449 section 7.2, whose Figure 16 shows this; RFC 9110 section 11.6.1 allows
+    several challenges in one field): a client that has sent nothing yet learns that DPoP
+    is accepted and with which algorithms.
     """
-    header, message = bearer_challenge(), "send an access token: Authorization: Bearer <token>"
-    if "DPoP" in request.headers:
-        header = challenges(header, challenge("DPoP", algs=DPOP_ALGS))
-        message += ", or Authorization: DPoP <token> with its proof"
+    header = challenges(bearer_challenge(), challenge("DPoP", algs=DPOP_ALGS))
+    message = ("send an access token: Authorization: Bearer <token>, or"
+               " Authorization: DPoP <token> with its DPoP proof")
     return oauth_error(401, "missing_token", message, {"WWW-Authenticate": header})
 
 
@@ -377,7 +378,8 @@ def create_app(
         refresh_token = string_field(read_json_object(allow_empty=True), "refresh_token",
                                      required=False)
         # checked first: a bad one ends nothing
-        claims, proof = access_claims(for_logout=True) or (None, None)
+        claims, token_proof = access_claims(for_logout=True) or (None, None)
+        proof = token_proof
         if refresh_token is None and claims is None:
             return oauth_error(400, "invalid_request", "send the refresh token in the JSON body,"
                                " the access token as Bearer, or both")
@@ -392,7 +394,12 @@ def create_app(
             ended = log_out_with_refresh_token(store, refresh_token, now=now,
                                                jkt=None if proof is None else proof.jkt)
         if claims is not None and claims["sid"] != ended:
-            log_out_with_access_token(store, claims, now=now)
+            try:
+                log_out_with_access_token(store, claims, now=now)
+            except TokenRejected as rejected:
+                if token_proof is not None:  # the token came as DPoP: so does the challenge
+                    rejected.scheme = "DPoP"
+                raise
         return no_content()
 
     @app.post("/logout-everywhere")

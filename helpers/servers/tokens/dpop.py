@@ -315,6 +315,9 @@ def verify_proof(
     if len(values) > 1:
         raise ProofRejected("the request has more than one DPoP header")
     proof = values[0].strip(" \t")
+    if "," in proof:  # repeated fields arrive joined by commas (RFC 9110 section 5.3)
+        raise ProofRejected("the request has more than one DPoP proof (several DPoP headers,"
+                            " or a list)")
     if len(proof) > MAX_PROOF_LENGTH:
         raise ProofRejected(f"the proof is longer than {MAX_PROOF_LENGTH} characters")
     if not COMPACT_JWS.fullmatch(proof):
@@ -330,7 +333,8 @@ def verify_proof(
     except jwt.InvalidSignatureError:
         raise ProofRejected("the proof's signature does not verify with its jwk") from None
     except (jwt.PyJWTError, ValueError, RecursionError):
-        raise ProofRejected("the proof payload is not a base64url JSON object") from None
+        raise ProofRejected("the proof's payload or signature is not base64url (or the payload"
+                            " not a JSON object)") from None
     if not isinstance(claims, dict):
         raise ProofRejected("the proof payload is not a JSON object")
     jti = _string(claims, "jti", MAX_JTI_LENGTH)
