@@ -6,45 +6,19 @@ scripts; only a browser does. These tests check what a reader will see in theirs
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from tests import browser_support
 from tests.support import CliServer, start_cli_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-MISSING = "needs a real browser: install Debian's 'chromium' package"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 10_000
+# the shared Chromium fixtures (tests/test_oauth_browser.py takes ``browser`` from here too)
+browser, page = browser_support.browser, browser_support.page
+
 LAB_NAMES = {"lab_plain", "lab_max_age", "lab_path", "lab_httponly", "lab_strict", "lab_lax",
              "lab_none", "lab_signed"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        running = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield running
-        running.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()  # a fresh, empty cookie jar for every test
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +169,8 @@ def cross_site_lab(cookies_server: CliServer) -> Iterator[dict]:
                 f'<form id="get" action="{target}"><button>GET</button></form>'
                 f'<form id="post" method="post" action="{target}"><button>POST</button></form>')
 
-    with LiveServer(echo_app, name="test-echo") as echo_site, LiveServer(other_app, name="test-other") as other:
+    with (LiveServer(echo_app, name="test-echo") as echo_site,
+          LiveServer(other_app, name="test-other") as other):
         yield {"lab": cookies_server.url, "echo": echo_site.url, "received": received,
                "same_site": other.url, "cross_site": other.url.replace("127.0.0.1", "localhost")}
 
@@ -224,7 +199,8 @@ def test_samesite_in_chromium_across_sites_and_ports(page, cross_site_lab: dict)
     assert sent(cross, "#post button") == ["lab_none", "lab_plain"]
     received.clear()
     page.goto(f"{cross}/page")
-    page.evaluate("u => fetch(u, {method: 'POST', mode: 'no-cors', credentials: 'include'})", f"{echo}/echo")
+    page.evaluate("u => fetch(u, {method: 'POST', mode: 'no-cors', credentials: 'include'})",
+                  f"{echo}/echo")
     assert received == [[]]                                            # third-party cookies blocked
 
 
@@ -235,13 +211,15 @@ def test_chromium_names_its_reasons(page, cross_site_lab: dict) -> None:
     events: list[dict] = []
     devtools.on("Network.requestWillBeSentExtraInfo", lambda event: events.append(event))
     devtools.send("Network.enable")
-    page.evaluate("u => fetch(u, {mode: 'no-cors', credentials: 'include'})", f"{cross_site_lab['echo']}/echo")
+    page.evaluate("u => fetch(u, {mode: 'no-cors', credentials: 'include'})",
+                  f"{cross_site_lab['echo']}/echo")
     for _ in range(100):
         if any(e.get("associatedCookies") for e in events):
             break
         page.wait_for_timeout(20)
     reasons = {c["cookie"]["name"]: c["blockedReasons"]
-               for e in events for c in e.get("associatedCookies", []) if c["cookie"]["name"] in WATCHED}
+               for e in events for c in e.get("associatedCookies", [])
+               if c["cookie"]["name"] in WATCHED}
     assert reasons["lab_none"] == ["UserPreferences"]
     assert "SchemefulSameSiteUnspecifiedTreatedAsLax" in reasons["lab_plain"]
     assert "SchemefulSameSiteStrict" in reasons["lab_strict"]
