@@ -11,8 +11,9 @@ from urllib.parse import quote
 
 import pytest
 
+from helpers import LiveServer
+from helpers.servers import cookies, sessions
 from tests import browser_support
-from tests.support import CliServer, start_cli_server
 
 # the shared Chromium fixtures (tests/test_oauth_browser.py takes ``browser`` from here too)
 browser, page = browser_support.browser, browser_support.page
@@ -21,18 +22,19 @@ LAB_NAMES = {"lab_plain", "lab_max_age", "lab_path", "lab_httponly", "lab_strict
              "lab_none", "lab_signed"}
 
 
+# The servers run in this process, as a notebook's ``serve()`` runs them (tests/test_cli.py
+# checks the same apps behind ``python -m helpers serve``): a child process each would add
+# an interpreter start and the imports, and check nothing more about the browser.
 @pytest.fixture(scope="module")
-def sessions_server() -> Iterator[CliServer]:
-    running = start_cli_server("sessions")
-    yield running
-    assert running.stop() == 0
+def sessions_server() -> Iterator[LiveServer]:
+    with LiveServer(sessions.create_app(), name="test-sessions") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def cookies_server() -> Iterator[CliServer]:
-    running = start_cli_server("cookies")
-    yield running
-    assert running.stop() == 0
+def cookies_server() -> Iterator[LiveServer]:
+    with LiveServer(cookies.create_app(), name="test-cookies") as running:
+        yield running
 
 
 def fetch_json(page, path: str, method: str = "GET") -> dict:
@@ -60,7 +62,7 @@ def log_in_with_the_form(page, username: str, password: str):
     return navigation.value
 
 
-def test_the_sessions_page_in_a_real_browser(page, sessions_server: CliServer) -> None:
+def test_the_sessions_page_in_a_real_browser(page, sessions_server: LiveServer) -> None:
     page.goto(sessions_server.url + "/")
     assert page.inner_text("#status") == "Not logged in."
 
@@ -104,7 +106,7 @@ def test_the_sessions_page_in_a_real_browser(page, sessions_server: CliServer) -
     assert fetch_json(page, "/me")["status"] == 401
 
 
-def test_the_cookie_lab_in_a_real_browser(page, cookies_server: CliServer) -> None:
+def test_the_cookie_lab_in_a_real_browser(page, cookies_server: LiveServer) -> None:
     page.goto(cookies_server.url + "/")
     with page.expect_navigation():
         page.click("#set-all")
@@ -147,12 +149,10 @@ WATCHED = ["lab_strict", "lab_lax", "lab_none", "lab_plain"]
 
 
 @pytest.fixture(scope="module")
-def cross_site_lab(cookies_server: CliServer) -> Iterator[dict]:
+def cross_site_lab(cookies_server: LiveServer) -> Iterator[dict]:
     """The cookie lab, an echo site on 127.0.0.1 and another site with a link and two forms."""
     from flask import Flask, request
     from markupsafe import escape
-
-    from helpers import LiveServer
 
     received: list[list[str]] = []
     echo_app, other_app = Flask("echo"), Flask("other")
@@ -227,8 +227,6 @@ def test_chromium_names_its_reasons(page, cross_site_lab: dict) -> None:
 
 def test_prefixes_and_the_size_limit_in_chromium(page) -> None:
     from flask import Flask, Response
-
-    from helpers import LiveServer
 
     headers = {"prefixed": ["__Host-ok=1; Secure; Path=/", "__Host-no-secure=1; Path=/",
                             "__Host-sub-path=1; Secure; Path=/app",
