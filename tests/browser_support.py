@@ -5,29 +5,18 @@ the flags, the executable and the skip line are the ones the notebooks use
 (:mod:`helpers.notebook.chromium`), so a test sees the browser a reader's cell sees. Take the
 fixtures into a test module with ``browser, page = browser_support.browser,
 browser_support.page``.
-
-One Chromium serves every module of a test process: starting one costs about a CPU
-second, and each test gets a fresh context (an empty cookie jar) anyway. It is closed when
-the process ends. While it runs, Playwright's sync API keeps an asyncio loop running on the
-test thread, so a test that needs a loop of its own (as a notebook kernel has) runs it on
-another thread with :func:`in_a_running_loop`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from helpers.notebook.chromium import CHROMIUM_ARGS, MISSING, TIMEOUT_MS, chromium_path
 from tests.support import REQUIRE_SYSTEM_DEPS
-
-T = TypeVar("T")
 
 
 def require_chromium() -> Path:
@@ -40,34 +29,21 @@ def require_chromium() -> Path:
     return path
 
 
-_running: dict[str, Any] = {}  # "playwright", "browser": this process's one Chromium
-
-
-def _stop() -> None:
-    if "browser" in _running:
-        _running.pop("browser").close()
-    if "playwright" in _running:
-        _running.pop("playwright").stop()
-
-
-def shared_chromium(path: Path) -> Any:
-    """This process's Chromium: started on first use, replaced if it has gone away."""
-    if "playwright" not in _running:
-        from playwright.sync_api import sync_playwright  # only browser tests need it
-
-        _running["playwright"] = sync_playwright().start()
-        atexit.register(_stop)
-    browser = _running.get("browser")
-    if browser is None or not browser.is_connected():
-        browser = _running["browser"] = _running["playwright"].chromium.launch(
-            executable_path=str(path), args=list(CHROMIUM_ARGS))
-    return browser
-
-
 @pytest.fixture(scope="module")
-def browser() -> Any:
-    """The headless Chromium (a page fixture gives each test a fresh cookie jar)."""
-    return shared_chromium(require_chromium())
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module's tests (a page fixture gives each a fresh jar).
+
+    Module-scoped, not shared by the whole process: while it runs, Playwright's sync API
+    keeps an asyncio loop running on this thread, where no other module could start its
+    own Playwright (or run an asyncio loop, as tests of the notebook helpers do).
+    """
+    path = require_chromium()
+    from playwright.sync_api import sync_playwright  # only browser tests need it
+
+    with sync_playwright() as playwright:
+        running = playwright.chromium.launch(executable_path=str(path), args=list(CHROMIUM_ARGS))
+        yield running
+        running.close()
 
 
 @pytest.fixture
@@ -79,11 +55,3 @@ def page(browser: Any) -> Iterator[Any]:
     yield page
     context.close()
 
-
-def in_a_running_loop(cell: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run ``cell()`` inside a running asyncio loop, as a Jupyter kernel runs a cell.
-
-    On a thread of its own: this thread may already have Playwright's loop running.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-like") as kernel:
-        return kernel.submit(asyncio.run, cell()).result()

@@ -7,6 +7,8 @@ cell) and leave no browser or thread behind when closed.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from flask import Flask, request
 
@@ -20,7 +22,7 @@ from helpers.notebook.browser import (
     running_browser_threads,
 )
 from helpers.notebook.chromium import run_in_page
-from tests.browser_support import in_a_running_loop, require_chromium
+from tests.browser_support import require_chromium
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,7 +59,7 @@ def test_it_works_inside_a_running_event_loop(server) -> None:
         finally:
             page.context.close()
 
-    result = in_a_running_loop(like_a_notebook_cell)
+    result = asyncio.run(like_a_notebook_cell())
     assert result == {"names": ["seen"], "body": {"cookie": "seen=1"}, "js": ""}
 
 

@@ -3,12 +3,12 @@ running asyncio loop (Playwright's sync API on the course's browser thread)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
 
 from helpers.notebook import webauthn_tabs as browser
-from tests.browser_support import in_a_running_loop
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def test_works_inside_a_running_loop_and_a_relaunch_replaces_the_old_browser() -
         return status, text, held, closed
 
     try:
-        status, text, held, closed = in_a_running_loop(in_a_kernel_like_loop)
+        status, text, held, closed = asyncio.run(in_a_kernel_like_loop())
     finally:
         browser.close_all()
     assert status is None and text == "hi" and held == [] and closed
