@@ -133,23 +133,6 @@ def test_first_line_then_serves_until_sigterm_and_exits_0(name: str, tmp_path) -
     assert server.process.stdout is None or server.process.stdout.closed
 
 
-def test_port_option_is_honoured_and_ctrl_c_exits_0() -> None:
-    """Ctrl-C (SIGINT) once, on one server: the handler is the same for all of them."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    server = start_cli_server(SERVER_NAMES[0], "--port", str(port))
-    try:
-        assert server.url == f"http://127.0.0.1:{port}"
-        # bound to loopback only
-        assert server.first_line.endswith(f"127.0.0.1:{port}")
-        assert requests.get(server.url + "/definitely-not-a-route",
-                            timeout=TIMEOUT).status_code == 404
-    finally:
-        assert server.stop(signal.SIGINT) == 0
-
-
 def test_every_server_module_follows_the_naming_rule() -> None:
     """``python -m helpers serve NAME`` imports only helpers/servers/NAME(.py or /), so the
     factory must come from there."""
@@ -162,12 +145,26 @@ def test_a_package_is_a_server_too() -> None:
     assert available()["tokens"].__module__ == "helpers.servers.tokens.app"
 
 
-# -- --clock: one server process for all the checks of the route ------------------------------
+# -- --port, Ctrl-C and --clock: one server process for all their checks ---------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def clocked() -> Iterator[CliServer]:
-    running = start_cli_server("cookies", "--clock")
+    """``cookies --clock --port PORT``, stopped at the end with Ctrl-C (SIGINT): exit 0, no
+    traceback. One server takes SIGINT; the handler is the same for all of them."""
+    running = start_cli_server("cookies", "--clock", "--port", str(free_port()))
     yield running
-    running.stop_cleanly()
+    running.stop_cleanly(signal.SIGINT)
+
+
+def test_port_option_is_honoured(clocked: CliServer) -> None:
+    port = clocked.process.args[clocked.process.args.index("--port") + 1]
+    assert clocked.url == f"http://127.0.0.1:{port}"
+    assert clocked.first_line == f"Serving cookies on http://127.0.0.1:{port}"  # loopback only
 
 
 def test_the_clock_route_moves_the_servers_clock(clocked: CliServer) -> None:
