@@ -24,7 +24,7 @@ from typing import Any
 
 import trustme
 
-from .live_server import POLL_INTERVAL, LiveServer, make_quiet_server
+from .live_server import POLL_INTERVAL, LiveServer, make_quiet_server, serve_started
 
 
 def tls_context(*names: str) -> ssl.SSLContext:
@@ -67,13 +67,4 @@ class HttpsLiveServer(LiveServer):
 
 def serve_https(app: Any, name: str, context: ssl.SSLContext) -> HttpsLiveServer:
     """Like :func:`helpers.live_server.serve` over HTTPS: a re-run cell replaces the older one."""
-    from . import live_server
-
-    with live_server._running_lock:
-        old = live_server._running.pop(name, None)
-    if old is not None:
-        old.stop()
-    server = HttpsLiveServer(app, context=context, name=name).start()
-    with live_server._running_lock:
-        live_server._running[name] = server
-    return server
+    return serve_started(name, lambda: HttpsLiveServer(app, context=context, name=name).start())
