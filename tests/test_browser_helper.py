@@ -104,3 +104,21 @@ def test_every_way_of_driving_chromium_shares_one_thread_and_one_browser(server)
     finally:
         tabs.close()
     assert main.is_connected()  # closing the tabs leaves the browser for the next launch
+
+
+def test_serve_https_replaces_the_server_a_re_run_cell_started() -> None:
+    from helpers import running_servers
+    from helpers.notebook.https_sites import serve_https, tls_context
+
+    app = Flask(__name__)
+    app.get("/")(lambda: "hi")
+    context = tls_context("site.test")
+    first = serve_https(app, "test-https", context)
+    again = serve_https(app, "test-https", context)  # the cell, run a second time
+    try:
+        assert not first.running and again.running
+        assert running_servers()["test-https"] is again
+        assert again.url_for("site.test") == f"https://site.test:{again.port}"
+    finally:
+        again.stop()
+    assert "test-https" not in running_servers()
