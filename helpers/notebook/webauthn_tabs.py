@@ -85,8 +85,8 @@ class Chromium:
         try:
             for tab in tabs:
                 tab.close()
-        except RuntimeError:
-            pass  # the browser thread has stopped already (interpreter exit): nothing is left
+        except Exception:  # noqa: BLE001 - the browser or its thread is gone: nothing is left
+            pass
         finally:
             self._browser = None
 
