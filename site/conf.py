@@ -27,7 +27,8 @@ html_baseurl = os.environ.get("COURSE_SITE_BASEURL", "https://course.example.inv
 extensions = [
     "myst_nb",                 # reads .ipynb (and .md) with MyST; brings myst_parser along
     "sphinxcontrib.mermaid",   # ```mermaid fences become diagrams
-    "course_site",             # _ext/course_site.py: JupyterLab heading ids, <a id> anchors, Mermaid
+    # _ext/course_site.py: JupyterLab heading ids, <a id> anchors, Mermaid
+    "course_site",
 ]
 
 root_doc = "index"
@@ -67,8 +68,8 @@ html_css_files = ["course.css"]
 html_js_files = ["course.js"]    # makes the visible sidebar buttons work (see the file)
 html_copy_source = True          # the download button offers each notebook as .ipynb
 html_show_sourcelink = False
-# Sphinx has no Korean search language (sphinx/search/ has none); the English one indexes each run of
-# word characters (\w+, Hangul included) as a term, so the glossary's Korean names are found
+# Sphinx has no Korean search language (sphinx/search/ has none); the English one indexes each
+# run of word characters (\w+, Hangul included) as a term, so the glossary's Korean names are found
 # as whole words. tests/test_site.py searches for one.
 html_search_language = "en"
 # pydata-sphinx-theme reads its colour mode from the page context; left unset, its script logs

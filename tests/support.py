@@ -83,9 +83,9 @@ class CliServer:
                 if stream:
                     stream.close()
 
-    def stop_cleanly(self) -> None:
-        """Stop with SIGTERM: exit code 0 and no traceback on stderr (a 500 would log one)."""
-        self.process.send_signal(signal.SIGTERM)
+    def stop_cleanly(self, sig: int = signal.SIGTERM) -> None:
+        """Stop with ``sig``: exit code 0 and no traceback on stderr (a 500 would log one)."""
+        self.process.send_signal(sig)
         assert self.process.wait(10) == 0
         errors = self.process.stderr.read() if self.process.stderr else ""
         self.stop()

@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from tests.bff_client import COOKIE, TIMEOUT, BffBrowser, query_of, set_cookie_of
-from tests.support import CliServer, start_cli_server
 from tests.oauth_client import introspect
+from tests.support import CliServer, start_cli_server
 
 PROVIDER_LINE = re.compile(r"^Provider on (http://127\.0\.0\.1:\d+)$")
 CHALLENGE = 'Cookie realm="bff", form="/login"'

@@ -6,59 +6,35 @@ scripts; only a browser does. These tests check what a reader will see in theirs
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.support import CliServer, start_cli_server
+from helpers import LiveServer
+from helpers.servers import cookies, sessions
+from tests import browser_support
 
-CHROMIUM = Path("/usr/bin/chromium")
-MISSING = "needs a real browser: install Debian's 'chromium' package"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 10_000
+# the shared Chromium fixtures (tests/test_oauth_browser.py takes ``browser`` from here too)
+browser, page = browser_support.browser, browser_support.page
+
 LAB_NAMES = {"lab_plain", "lab_max_age", "lab_path", "lab_httponly", "lab_strict", "lab_lax",
              "lab_none", "lab_signed"}
 
 
+# The servers run in this process, as a notebook's ``serve()`` runs them (tests/test_cli.py
+# checks the same apps behind ``python -m helpers serve``): a child process each would add
+# an interpreter start and the imports, and check nothing more about the browser.
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        running = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+def sessions_server() -> Iterator[LiveServer]:
+    with LiveServer(sessions.create_app(), name="test-sessions") as running:
         yield running
-        running.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()  # a fresh, empty cookie jar for every test
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="module")
-def sessions_server() -> Iterator[CliServer]:
-    running = start_cli_server("sessions")
-    yield running
-    assert running.stop() == 0
-
-
-@pytest.fixture(scope="module")
-def cookies_server() -> Iterator[CliServer]:
-    running = start_cli_server("cookies")
-    yield running
-    assert running.stop() == 0
+def cookies_server() -> Iterator[LiveServer]:
+    with LiveServer(cookies.create_app(), name="test-cookies") as running:
+        yield running
 
 
 def fetch_json(page, path: str, method: str = "GET") -> dict:
@@ -86,7 +62,7 @@ def log_in_with_the_form(page, username: str, password: str):
     return navigation.value
 
 
-def test_the_sessions_page_in_a_real_browser(page, sessions_server: CliServer) -> None:
+def test_the_sessions_page_in_a_real_browser(page, sessions_server: LiveServer) -> None:
     page.goto(sessions_server.url + "/")
     assert page.inner_text("#status") == "Not logged in."
 
@@ -130,7 +106,7 @@ def test_the_sessions_page_in_a_real_browser(page, sessions_server: CliServer) -
     assert fetch_json(page, "/me")["status"] == 401
 
 
-def test_the_cookie_lab_in_a_real_browser(page, cookies_server: CliServer) -> None:
+def test_the_cookie_lab_in_a_real_browser(page, cookies_server: LiveServer) -> None:
     page.goto(cookies_server.url + "/")
     with page.expect_navigation():
         page.click("#set-all")
@@ -173,12 +149,10 @@ WATCHED = ["lab_strict", "lab_lax", "lab_none", "lab_plain"]
 
 
 @pytest.fixture(scope="module")
-def cross_site_lab(cookies_server: CliServer) -> Iterator[dict]:
+def cross_site_lab(cookies_server: LiveServer) -> Iterator[dict]:
     """The cookie lab, an echo site on 127.0.0.1 and another site with a link and two forms."""
     from flask import Flask, request
     from markupsafe import escape
-
-    from helpers import LiveServer
 
     received: list[list[str]] = []
     echo_app, other_app = Flask("echo"), Flask("other")
@@ -243,9 +217,9 @@ def test_chromium_names_its_reasons(page, cross_site_lab: dict) -> None:
         if any(e.get("associatedCookies") for e in events):
             break
         page.wait_for_timeout(20)
-    cookies = [c for e in events for c in e.get("associatedCookies", [])]
     reasons = {c["cookie"]["name"]: c["blockedReasons"]
-               for c in cookies if c["cookie"]["name"] in WATCHED}
+               for e in events for c in e.get("associatedCookies", [])
+               if c["cookie"]["name"] in WATCHED}
     assert reasons["lab_none"] == ["UserPreferences"]
     assert "SchemefulSameSiteUnspecifiedTreatedAsLax" in reasons["lab_plain"]
     assert "SchemefulSameSiteStrict" in reasons["lab_strict"]
@@ -253,8 +227,6 @@ def test_chromium_names_its_reasons(page, cross_site_lab: dict) -> None:
 
 def test_prefixes_and_the_size_limit_in_chromium(page) -> None:
     from flask import Flask, Response
-
-    from helpers import LiveServer
 
     headers = {"prefixed": ["__Host-ok=1; Secure; Path=/", "__Host-no-secure=1; Path=/",
                             "__Host-sub-path=1; Secure; Path=/app",

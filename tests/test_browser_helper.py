@@ -1,4 +1,4 @@
-"""helpers.notebook.browser: Chromium driven from a worker thread, usable inside a running asyncio loop.
+"""helpers.notebook.browser: Chromium on a worker thread, usable inside a running asyncio loop.
 
 A Jupyter kernel runs every cell inside an asyncio loop, where Playwright's sync API
 refuses to start; the helper must work there, reuse one browser across calls (a re-run
@@ -8,30 +8,26 @@ cell) and leave no browser or thread behind when closed.
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 from flask import Flask, request
 
 from helpers import LiveServer
 from helpers.notebook.browser import (
-    MISSING,
     browser_available,
-    chromium_path,
     close_browser,
     new_page,
     open_browser,
+    open_browser_with,
     running_browser_threads,
-    start_browser,
 )
+from helpers.notebook.chromium import run_in_page
+from tests.browser_support import require_chromium
 
 
 @pytest.fixture(scope="module", autouse=True)
 def chromium() -> None:
-    if chromium_path() is None:
-        if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
+    require_chromium()
     yield
     close_browser()
 
@@ -89,10 +85,40 @@ def test_a_closed_browser_is_replaced_and_close_is_idempotent() -> None:
     assert running_browser_threads() == 1
 
 
-def test_a_background_start_is_the_browser_open_browser_returns() -> None:
-    close_browser()
-    start_browser()                           # returns at once ...
-    start_browser()                           # ... and twice is still one browser
-    browser = open_browser()
-    assert browser.is_connected() and running_browser_threads() == 1
-    assert len(browser.contexts) == 0
+def test_every_way_of_driving_chromium_shares_one_thread_and_one_browser(server) -> None:
+    """Pages, a script run in a page, WebAuthn tabs and a browser with extra flags: one thread."""
+    from helpers import browser
+
+    main = open_browser()
+    assert run_in_page(server.url + "/set", [("() => document.cookie", None)]) == [""]
+    tabs = browser.launch()
+    try:
+        assert tabs._browser is main._target  # the tabs open in the course's one Chromium
+        tab = tabs.new_tab("shared", authenticator=False)
+        assert tab.goto(server.url + "/set") == 200
+        assert [c["name"] for c in tab.cookies()] == ["seen"]
+        flagged = open_browser_with(("--lang=ko",))
+        assert flagged.is_connected() and flagged._target is not main._target
+        assert open_browser_with(("--lang=ko",))._target is flagged._target  # reused
+        assert running_browser_threads() == 1
+    finally:
+        tabs.close()
+    assert main.is_connected()  # closing the tabs leaves the browser for the next launch
+
+
+def test_serve_https_replaces_the_server_a_re_run_cell_started() -> None:
+    from helpers import running_servers
+    from helpers.notebook.https_sites import serve_https, tls_context
+
+    app = Flask(__name__)
+    app.get("/")(lambda: "hi")
+    context = tls_context("site.test")
+    first = serve_https(app, "test-https", context)
+    again = serve_https(app, "test-https", context)  # the cell, run a second time
+    try:
+        assert not first.running and again.running
+        assert running_servers()["test-https"] is again
+        assert again.url_for("site.test") == f"https://site.test:{again.port}"
+    finally:
+        again.stop()
+    assert "test-https" not in running_servers()

@@ -3,6 +3,7 @@ contract says, for every server."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -25,7 +26,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_unknown_name_exits_2_and_lists_the_names() -> None:
-    result = run_cli("serve", "no-such-server")
+    result = run_cli("serve", "no-such-server")  # a process of its own: the real exit code
     assert result.returncode == 2
     assert "no-such-server" in result.stderr
     for name in SERVER_NAMES:
@@ -33,22 +34,93 @@ def test_unknown_name_exits_2_and_lists_the_names() -> None:
     assert result.stdout == ""
 
 
-def test_missing_name_is_a_usage_error() -> None:
-    assert run_cli("serve").returncode == 2
-    assert run_cli().returncode == 2
-
-
 def test_every_server_is_registered() -> None:
     assert {"cookies", "sessions", "tokens"} <= set(SERVER_NAMES)
 
 
-# every server with SIGTERM, and Ctrl-C (SIGINT) once: the handler is shared by all of them
-SIGNAL_CASES = ([(name, signal.SIGTERM) for name in SERVER_NAMES]
-                + [(n, signal.SIGINT) for n in SERVER_NAMES[:1]])
+# -- refusals: every command line the CLI must refuse, run in one process ------------------
+# Starting Python and importing the servers is most of what each refusal costs, so one child
+# process runs them all through ``helpers.__main__.main`` (what ``python -m helpers`` calls as
+# ``sys.exit(main())``), each with its own stdout and stderr; the test above checks that one
+# refusal gives the same exit code from a process of its own.
+RUN_EACH = """
+import contextlib, io, json, sys
+from helpers.__main__ import main
+
+results = []
+for argv in json.loads(sys.stdin.read()):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code
+    results.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+print(json.dumps(results))
+"""
 
 
-@pytest.mark.parametrize(("name", "sig"), SIGNAL_CASES)
-def test_first_line_then_serves_until_signal_and_exits_0(name: str, sig: int, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def taken_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory, taken_port: int) -> dict[str, dict]:
+    """``{case: {"code", "stdout", "stderr"}}`` for every refused command line."""
+    missing_dir = tmp_path_factory.mktemp("cli") / "no-such-dir" / "x.db"
+    cases = {
+        "no command": [],
+        "serve without a name": ["serve"],
+        "port in use": ["serve", SERVER_NAMES[0], "--port", str(taken_port)],
+        **{f"unopenable --db for {name}": ["serve", name, "--db", str(missing_dir)]
+           for name in ("sessions", "tokens")},
+        "cookies --db": ["serve", "cookies", "--db", "x.db"],
+        "cookies --redis": ["serve", "cookies", "--redis", "redis://127.0.0.1:1/0"],
+    }
+    done = subprocess.run([sys.executable, "-c", RUN_EACH], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, input=json.dumps(list(cases.values())))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(cases, json.loads(done.stdout), strict=True))
+
+
+def test_missing_name_is_a_usage_error(refusals: dict[str, dict]) -> None:
+    assert refusals["serve without a name"]["code"] == 2
+    assert refusals["no command"]["code"] == 2
+
+
+def test_port_in_use_is_a_clear_error(refusals: dict[str, dict]) -> None:
+    result = refusals["port in use"]
+    assert result["code"] == 1
+    assert "cannot listen" in result["stderr"]
+    assert "Traceback" not in result["stderr"]
+
+
+@pytest.mark.parametrize("name", ["sessions", "tokens"])
+def test_a_db_path_that_cannot_be_opened_is_one_clear_line(refusals: dict[str, dict],
+                                                           name: str) -> None:
+    result = refusals[f"unopenable --db for {name}"]
+    assert result["code"] == 1
+    assert result["stderr"].startswith(f"cannot start {name}:")
+    assert "Traceback" not in result["stderr"]
+    assert result["stdout"] == ""
+
+
+@pytest.mark.parametrize(("name", "option"), [("cookies", "--db"), ("cookies", "--redis")])
+def test_an_option_the_server_does_not_take_exits_2_with_one_line(refusals: dict[str, dict],
+                                                                 name: str, option: str) -> None:
+    result = refusals[f"{name} {option}"]
+    assert result["code"] == 2
+    assert result["stderr"].strip() == f"server {name!r} does not support {option}"
+    assert result["stdout"] == ""
+
+
+# -- servers: each in a process of its own, stopped by a signal -----------------------------
+@pytest.mark.parametrize("name", SERVER_NAMES)
+def test_first_line_then_serves_until_sigterm_and_exits_0(name: str, tmp_path) -> None:
     options = accepted_options(available()[name])
     extra = ["--db", str(tmp_path / f"{name}.db")] if "db" in options else []
     server = start_cli_server(name, *extra)
@@ -57,45 +129,8 @@ def test_first_line_then_serves_until_signal_and_exits_0(name: str, sig: int, tm
     # without --clock the clock route does not exist
     no_clock = requests.post(f"{server.url}/_clock", json={"advance": 60}, timeout=TIMEOUT)
     assert_json_error(no_clock, 404)
-    assert server.stop(sig) == 0
+    assert server.stop(signal.SIGTERM) == 0
     assert server.process.stdout is None or server.process.stdout.closed
-
-
-def test_port_option_is_honoured() -> None:
-    if not SERVER_NAMES:
-        pytest.skip("no server registered")
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    server = start_cli_server(SERVER_NAMES[0], "--port", str(port))
-    try:
-        assert server.url == f"http://127.0.0.1:{port}"
-        # bound to loopback only
-        assert server.first_line.endswith(f"127.0.0.1:{port}")
-    finally:
-        assert server.stop() == 0
-
-
-def test_port_in_use_is_a_clear_error() -> None:
-    if not SERVER_NAMES:
-        pytest.skip("no server registered")
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        result = run_cli("serve", SERVER_NAMES[0], "--port", str(taken.getsockname()[1]))
-    assert result.returncode == 1
-    assert "cannot listen" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize("name", [n for n in SERVER_NAMES if n in {"sessions", "tokens"}])
-def test_a_db_path_that_cannot_be_opened_is_one_clear_line(name: str, tmp_path) -> None:
-    result = run_cli("serve", name, "--db", str(tmp_path / "no-such-dir" / "x.db"))
-    assert result.returncode == 1
-    assert result.stderr.startswith(f"cannot start {name}:")
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
 
 
 def test_every_server_module_follows_the_naming_rule() -> None:
@@ -110,23 +145,26 @@ def test_a_package_is_a_server_too() -> None:
     assert available()["tokens"].__module__ == "helpers.servers.tokens.app"
 
 
-@pytest.mark.parametrize(("name", "option", "value"), [
-    ("cookies", "--db", "x.db"), ("cookies", "--redis", "redis://127.0.0.1:1/0"),
-])
-def test_an_option_the_server_does_not_take_exits_2_with_one_line(name: str, option: str,
-                                                                 value: str) -> None:
-    result = run_cli("serve", name, option, value)
-    assert result.returncode == 2
-    assert result.stderr.strip() == f"server {name!r} does not support {option}"
-    assert result.stdout == ""
+# -- --port, Ctrl-C and --clock: one server process for all their checks ---------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
-# -- --clock: one server process for all the checks of the route ------------------------------
 @pytest.fixture(scope="module")
 def clocked() -> Iterator[CliServer]:
-    running = start_cli_server("cookies", "--clock")
+    """``cookies --clock --port PORT``, stopped at the end with Ctrl-C (SIGINT): exit 0, no
+    traceback. One server takes SIGINT; the handler is the same for all of them."""
+    running = start_cli_server("cookies", "--clock", "--port", str(free_port()))
     yield running
-    running.stop_cleanly()
+    running.stop_cleanly(signal.SIGINT)
+
+
+def test_port_option_is_honoured(clocked: CliServer) -> None:
+    port = clocked.process.args[clocked.process.args.index("--port") + 1]
+    assert clocked.url == f"http://127.0.0.1:{port}"
+    assert clocked.first_line == f"Serving cookies on http://127.0.0.1:{port}"  # loopback only
 
 
 def test_the_clock_route_moves_the_servers_clock(clocked: CliServer) -> None:

@@ -26,7 +26,8 @@ DIAGRAM_TYPES = {
     "sankey-beta", "xychart-beta", "block-beta", "packet-beta", "architecture-beta", "kanban",
     "radar-beta", "treemap-beta",
 }
-FENCE = re.compile(r"^(?P<fence>```|~~~)\s*mermaid\s*\n(?P<code>.*?)^(?P=fence)\s*$", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^(?P<fence>```|~~~)\s*mermaid\s*\n(?P<code>.*?)^(?P=fence)\s*$",
+                   re.MULTILINE | re.DOTALL)
 #: Mermaid's entity codes (#59; for ';', #35; for '#', #quot;), which are text, not separators
 ENTITY = re.compile(r"#(?:\d+|[a-zA-Z]+);")
 GANTT_KEYWORDS = {"title", "dateFormat", "axisFormat", "tickInterval", "section", "excludes",
@@ -86,7 +87,8 @@ def mermaid_problems(code: str) -> list[str]:
                 open_blocks.append(word)
             elif word in SEQUENCE_MIDDLES:
                 if not open_blocks or open_blocks[-1] != SEQUENCE_MIDDLES[word]:
-                    problems.append(f"line {number}: {word!r} outside a {SEQUENCE_MIDDLES[word]!r} block")
+                    problems.append(
+                        f"line {number}: {word!r} outside a {SEQUENCE_MIDDLES[word]!r} block")
             elif word == "end":
                 if not open_blocks:
                     problems.append(f"line {number}: 'end' closes no block")
@@ -147,8 +149,8 @@ def test_checker_accepts_a_well_formed_sequence_and_flowchart() -> None:
                             "  B --> R[(Redis)]\n  end\n") == []
     assert mermaid_problems("---\ntitle: Login\n---\nsequenceDiagram\n  A->>B: hi\n") == []
     assert mermaid_problems("sequenceDiagram\n  S-->>C: Set-Cookie: sid=1#59; HttpOnly\n") == []
-    assert mermaid_problems("gantt\n  dateFormat YYYY-MM-DD HH:mm\n  axisFormat %H:%M\n  section keys\n"
-                            "  signs tokens :2025-12-31 23:50, 10m\n") == []
+    assert mermaid_problems("gantt\n  dateFormat YYYY-MM-DD HH:mm\n  axisFormat %H:%M\n"
+                            "  section keys\n  signs tokens :2025-12-31 23:50, 10m\n") == []
 
 
 @pytest.mark.parametrize(("code", "problem"), [
@@ -160,7 +162,8 @@ def test_checker_accepts_a_well_formed_sequence_and_flowchart() -> None:
     ("sequenceDiagram\n  A=>B: x", "not a sequence-diagram statement"),
     ("sequenceDiagram\n  S-->>C: Set-Cookie: sid=1; HttpOnly", "';' ends a statement"),
     ("flowchart LR\n  A[Browser --> B", "unbalanced []"),
-    ("gantt\n  dateFormat YYYY-MM-DD HH:mm\n  issued before 00:00 :2025-12-31 23:50, 25m", "a ':' in the task name"),
+    ("gantt\n  dateFormat YYYY-MM-DD HH:mm\n  issued before 00:00 :2025-12-31 23:50, 25m",
+     "a ':' in the task name"),
     ("flowchart LR\n  subgraph x\n  A --> B", "'subgraph' is never closed"),
     ("", "the diagram is empty"),
 ])
@@ -169,12 +172,13 @@ def test_checker_finds_what_mermaid_would_reject(code: str, problem: str) -> Non
 
 
 def test_fences_are_found_in_markdown_cells_only(tmp_path: Path) -> None:
-    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["Text\n", "```mermaid\n", "graph LR\n",
-                                                                  "  A --> B\n", "```\n"]},
+    cells = [{"cell_type": "markdown", "metadata": {},
+              "source": ["Text\n", "```mermaid\n", "graph LR\n", "  A --> B\n", "```\n"]},
              {"cell_type": "code", "metadata": {}, "source": ["```mermaid\ngraph LR\n```"],
               "outputs": [], "execution_count": None}]
     path = tmp_path / "00_x.ipynb"
-    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(notebook))
     assert mermaid_blocks(path) == [(0, "graph LR\n  A --> B\n")]
 
 

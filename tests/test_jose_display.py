@@ -17,13 +17,16 @@ def test_base64url_round_trips_without_padding(data):
 
 
 def test_header_and_payload_are_read_without_a_key():
-    token = jwt.encode({"sub": "alice", "iat": 1}, b"k" * 32, algorithm="HS256", headers={"kid": "x"})
+    token = jwt.encode({"sub": "alice", "iat": 1}, b"k" * 32, algorithm="HS256",
+                       headers={"kid": "x"})
     assert header_of(token) == {"alg": "HS256", "kid": "x", "typ": "JWT"}
     assert payload_of(token) == {"sub": "alice", "iat": 1}
 
 
-@pytest.mark.parametrize("value, ok", [(1767225600, True), (1.5, True), (0, True), ("1767225600", False),
-                                       (True, False), (None, False), (math.inf, False), (math.nan, False)])
+@pytest.mark.parametrize("value, ok", [
+    (1767225600, True), (1.5, True), (0, True), ("1767225600", False),
+    (True, False), (None, False), (math.inf, False), (math.nan, False),
+])
 def test_numeric_date_is_a_json_number(value, ok):
     assert is_numeric_date(value) is ok
 

@@ -24,7 +24,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 OVERRIDES = ROOT / "jupyter" / "overrides.d" / "cookies-sessions-tokens.json"
 PLUGIN = "@jupyterlab/apputils-extension:notification"
-SCHEMA = Path(sys.prefix) / "share/jupyter/lab/schemas/@jupyterlab/apputils-extension/notification.json"
+SCHEMA = (Path(sys.prefix) / "share/jupyter/lab/schemas/@jupyterlab/apputils-extension"
+          / "notification.json")
 
 
 def test_overrides_are_valid_settings_of_the_installed_jupyterlab() -> None:
@@ -54,8 +55,10 @@ def test_a_running_jupyterlab_serves_fetch_news_never(tmp_path: Path) -> None:
     shutil.copy(OVERRIDES, settings / "overrides.d" / OVERRIDES.name)   # what `make lab` does
     port = free_port()
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
-               "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=course", f"--ServerApp.root_dir={tmp_path}",
-               f"--LabApp.app_settings_dir={settings}", f"--LabApp.user_settings_dir={tmp_path / 'user'}",
+               "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=course",
+               f"--ServerApp.root_dir={tmp_path}",
+               f"--LabApp.app_settings_dir={settings}",
+               f"--LabApp.user_settings_dir={tmp_path / 'user'}",
                f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     log = tmp_path / "lab.log"
@@ -71,7 +74,8 @@ def test_a_running_jupyterlab_serves_fetch_news_never(tmp_path: Path) -> None:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"JupyterLab did not answer: {log.read_text()[-2000:]}") from None
+                    answer = log.read_text()[-2000:]
+                    raise AssertionError(f"JupyterLab did not answer: {answer}") from None
                 time.sleep(0.2)
     finally:
         server.terminate()

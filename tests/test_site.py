@@ -25,7 +25,7 @@ from urllib.parse import unquote, urldefrag, urlsplit
 import nbformat
 import pytest
 
-from tests.test_browser import ARGS, CHROMIUM, MISSING
+from tests import browser_support
 from tests.test_diagrams import mermaid_blocks
 from tools import build_site
 
@@ -47,8 +47,10 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @contextmanager
 def served(directory: Path) -> Iterator[str]:
     """Serve ``directory`` on 127.0.0.1 (a free port) for the duration; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/"
@@ -79,7 +81,8 @@ def course_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def notebook(cells: list, title: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
     nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}"), *cells]
     return nb
@@ -87,11 +90,14 @@ def notebook(cells: list, title: str) -> nbformat.NotebookNode:
 
 def write_small_course(root: Path, verdict_link: str = "01_beta.ipynb#verdict-c99") -> None:
     """Two notebooks and a README that use every kind of link and picture the course uses."""
-    md, code, output = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell, nbformat.v4.new_output
+    v4 = nbformat.v4
+    md, code, output = v4.new_markdown_cell, v4.new_code_cell, v4.new_output
     (root / "notebooks").mkdir(parents=True)
     alpha = notebook([
-        md(f"Stateless (무상태) servers. Next: [Beta](01_beta.ipynb), its [verdict]({verdict_link}), "
-           "[a heading there](01_beta.ipynb#A-heading:-with-a-colon), and [below](#Flow-of-a-login)."),
+        md(f"Stateless (무상태) servers. Next: [Beta](01_beta.ipynb), "
+           f"its [verdict]({verdict_link}), "
+           "[a heading there](01_beta.ipynb#A-heading:-with-a-colon), "
+           "and [below](#Flow-of-a-login)."),
         md("## Flow of a login\n\n```mermaid\nsequenceDiagram\n    participant Client\n"
            "    participant Server\n    Client->>Server: POST /login\n"
            "    Server-->>Client: 200 Set-Cookie: sid=…\n```"),
@@ -106,8 +112,9 @@ def write_small_course(root: Path, verdict_link: str = "01_beta.ipynb#verdict-c9
     ], "01 · Beta")
     nbformat.write(alpha, root / "notebooks" / "00_alpha.ipynb")
     nbformat.write(beta, root / "notebooks" / "01_beta.ipynb")
-    (root / "README.md").write_text("# A small course\n\nStart with [Alpha](notebooks/00_alpha.ipynb); "
-                                    "the data is in [a file](data/claims.json).\n", encoding="utf-8")
+    (root / "README.md").write_text(
+        "# A small course\n\nStart with [Alpha](notebooks/00_alpha.ipynb); "
+        "the data is in [a file](data/claims.json).\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -117,18 +124,7 @@ def small_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_into(work / "course", work / "site", work / "work")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        running = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield running
-        running.close()
+browser = browser_support.browser  # the shared Chromium fixture
 
 
 PAGE_FACTS = """() => ({
@@ -143,6 +139,10 @@ PAGE_FACTS = """() => ({
            : svg.getAttribute('aria-roledescription') === 'error' ? 'error svg' : 'ok';
   }),
 })"""
+
+
+ALL_MERMAID_DRAWN = ("[...document.querySelectorAll('.mermaid')]"
+                     ".every(m => m.querySelector('svg'))")
 
 
 def browse(browser, site: Path) -> dict[str, dict]:
@@ -174,9 +174,7 @@ def browse(browser, site: Path) -> dict[str, dict]:
                 page.goto(base + path, wait_until="load")
                 if page.locator(".mermaid").count():
                     try:
-                        page.wait_for_function(
-                            "[...document.querySelectorAll('.mermaid')].every(m => m.querySelector('svg'))",
-                            timeout=MERMAID_TIMEOUT_MS)
+                        page.wait_for_function(ALL_MERMAID_DRAWN, timeout=MERMAID_TIMEOUT_MS)
                     except Exception:  # the facts below say which block failed
                         pass
                 facts = page.evaluate(PAGE_FACTS)
@@ -216,7 +214,8 @@ def test_every_page_loads_without_errors(course_pages: dict[str, dict]) -> None:
     assert "index.html" in course_pages and len(course_pages) >= 3
     notebooks = {p for p in course_pages if p.startswith("notebooks/")}
     assert notebooks == {f"notebooks/{nb.stem}.html" for nb in build_site.course_notebooks()}
-    failures = {page: facts["problems"] for page, facts in course_pages.items() if facts["problems"]}
+    failures = {page: facts["problems"] for page, facts in course_pages.items()
+                if facts["problems"]}
     assert not failures
 
 
@@ -239,12 +238,14 @@ def test_every_image_loaded(course_pages: dict[str, dict]) -> None:
 
 def test_pages_follow_course_order_with_previous_and_next(course_site: Path) -> None:
     notebooks = build_site.course_notebooks()
-    for before, page, after in zip([None, *notebooks[:-1]], notebooks, [*notebooks[1:], None], strict=True):
+    befores, afters = [None, *notebooks[:-1]], [*notebooks[1:], None]
+    for before, page, after in zip(befores, notebooks, afters, strict=True):
         html = (course_site / "notebooks" / f"{page.stem}.html").read_text(encoding="utf-8")
         prev = re.search(r'class="left-prev"\s+href="([^"]+)"', html)
         after_link = re.search(r'class="right-next"\s+href="([^"]+)"', html)
         assert prev and prev[1] == (f"{before.stem}.html" if before else "../index.html"), page.name
-        assert (after_link[1] if after_link else None) == (f"{after.stem}.html" if after else None), page.name
+        next_href = after_link[1] if after_link else None
+        assert next_href == (f"{after.stem}.html" if after else None), page.name
 
 
 def search_results(browser, site: Path, term: str) -> list[str]:
@@ -257,7 +258,8 @@ def search_results(browser, site: Path, term: str) -> list[str]:
                 "() => { const s = document.querySelector('#search-results .search-summary, "
                 "#search-results p');  return s && s.textContent.trim().length > 0; }",
                 timeout=15_000)
-            hrefs = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
+            hrefs = page.eval_on_selector_all("#search-results ul.search li a",
+                                              "as => as.map(a => a.href)")
         finally:
             page.close()
     return sorted({urlsplit(h).path.lstrip("/") for h in hrefs})
@@ -285,7 +287,8 @@ def test_small_course_links_reach_verdicts_and_headings(browser, small_site: Pat
     assert broken_links(small_site, seen) == []
     assert alpha["mermaid"] == ["ok"]
     assert [img["ok"] for img in alpha["images"]] == [True]
-    assert all(not facts["problems"] for facts in seen.values()), {p: f["problems"] for p, f in seen.items()}
+    problems = {path: facts["problems"] for path, facts in seen.items() if facts["problems"]}
+    assert problems == {}
 
 
 def test_small_course_solution_stays_collapsed(small_site: Path) -> None:
@@ -296,25 +299,30 @@ def test_small_course_solution_stays_collapsed(small_site: Path) -> None:
 
 def test_a_link_to_a_missing_verdict_fails_the_build(tmp_path: Path) -> None:
     write_small_course(tmp_path / "course", verdict_link="01_beta.ipynb#verdict-c98")
-    assert build_site.build(root=tmp_path / "course", out=tmp_path / "site", work=tmp_path / "work") != 0
+    code = build_site.build(root=tmp_path / "course", out=tmp_path / "site",
+                            work=tmp_path / "work")
+    assert code != 0
 
 
-def test_the_visible_menu_button_opens_the_navigation_on_a_phone(browser, course_site: Path) -> None:
+def test_the_visible_menu_button_opens_navigation_on_a_phone(browser, course_site: Path) -> None:
     with served(course_site) as base:
         context = browser.new_context(viewport={"width": 390, "height": 800})
         try:
             page = context.new_page()
             page.goto(f"{base}notebooks/00_start_here.html", wait_until="load")
             page.locator(".primary-toggle:visible").first.click()
-            page.wait_for_function("document.getElementById('pst-primary-sidebar-modal').open", timeout=5_000)
-            assert page.locator("#pst-primary-sidebar-modal a[href='01_http_connections_and_state.html']").is_visible()
+            page.wait_for_function("document.getElementById('pst-primary-sidebar-modal').open",
+                                   timeout=5_000)
+            link = "#pst-primary-sidebar-modal a[href='01_http_connections_and_state.html']"
+            assert page.locator(link).is_visible()
         finally:
             context.close()
 
 
 def test_the_download_button_offers_the_repository_notebook(course_site: Path) -> None:
     for nb in build_site.course_notebooks():
-        assert (course_site / "_sources" / "notebooks" / nb.name).read_bytes() == nb.read_bytes(), nb.name
+        offered = course_site / "_sources" / "notebooks" / nb.name
+        assert offered.read_bytes() == nb.read_bytes(), nb.name
 
 
 MERMAID_JS = build_site.CONF_DIR / "_static" / "mermaid" / "mermaid.min.js"
@@ -325,7 +333,8 @@ RENDER = """async ([id, code]) => {
 
 def test_every_notebook_diagram_renders_with_the_pinned_mermaid(browser) -> None:
     """Each block, on its own, through mermaid.render: the failures name notebook and cell."""
-    blocks = [(nb.name, cell, code) for nb in build_site.course_notebooks() for cell, code in mermaid_blocks(nb)]
+    blocks = [(nb.name, cell, code) for nb in build_site.course_notebooks()
+              for cell, code in mermaid_blocks(nb)]
     page = browser.new_page()
     try:
         page.set_content("<!doctype html><html><body></body></html>")

@@ -1,4 +1,5 @@
-"""helpers.notebook.webauthn_tabs: Playwright's sync API from inside a running asyncio loop, with a virtual authenticator per tab."""
+"""helpers.notebook.webauthn_tabs: tabs with a virtual authenticator each, usable inside a
+running asyncio loop (Playwright's sync API on the course's browser thread)."""
 
 from __future__ import annotations
 

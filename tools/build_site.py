@@ -33,7 +33,8 @@ DOCTREES = ROOT / "build" / "site-doctrees"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 #: a markdown link whose target is relative (no scheme, no leading # or /)
-RELATIVE_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<target>(?![a-z][a-z0-9+.-]*:|#|/)[^)\s]+)\)")
+RELATIVE_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]"
+                           r"\((?P<target>(?![a-z][a-z0-9+.-]*:|#|/)[^)\s]+)\)")
 
 
 def course_notebooks(root: Path = ROOT) -> list[Path]:

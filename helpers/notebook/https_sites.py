@@ -24,7 +24,7 @@ from typing import Any
 
 import trustme
 
-from .live_server import POLL_INTERVAL, LiveServer, make_quiet_server
+from .live_server import POLL_INTERVAL, LiveServer, make_quiet_server, serve_started
 
 
 def tls_context(*names: str) -> ssl.SSLContext:
@@ -36,7 +36,7 @@ def tls_context(*names: str) -> ssl.SSLContext:
 
 
 def chromium_flags(*names: str) -> tuple[str, ...]:
-    """Flags for a browser that reaches ``names`` on 127.0.0.1 and accepts the throwaway certificate."""
+    """Flags for a browser that reaches ``names`` on 127.0.0.1 and accepts the throwaway cert."""
     rules = ", ".join(f"MAP {name} 127.0.0.1" for name in names)
     return (f"--host-resolver-rules={rules}", "--ignore-certificate-errors")
 
@@ -44,7 +44,8 @@ def chromium_flags(*names: str) -> tuple[str, ...]:
 class HttpsLiveServer(LiveServer):
     """A :class:`LiveServer` that speaks HTTPS with ``context``; ``url`` names the host ``host``."""
 
-    def __init__(self, app: Any, *, context: ssl.SSLContext, name: str = "https-server", port: int = 0) -> None:
+    def __init__(self, app: Any, *, context: ssl.SSLContext, name: str = "https-server",
+                 port: int = 0) -> None:
         super().__init__(app, name=name, port=port)
         self.context = context
 
@@ -53,7 +54,8 @@ class HttpsLiveServer(LiveServer):
             return self
         self._server = make_quiet_server(self.app, self._requested_port, self.name)
         self._server.socket = self.context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL},
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": POLL_INTERVAL},
                                         name=f"{self.name}-serve", daemon=True)
         self._thread.start()
         return self
@@ -64,10 +66,5 @@ class HttpsLiveServer(LiveServer):
 
 
 def serve_https(app: Any, name: str, context: ssl.SSLContext) -> HttpsLiveServer:
-    """Like :func:`helpers.live_server.serve` over HTTPS: a re-run cell replaces the older server."""
-    from . import live_server
-
-    def start() -> HttpsLiveServer:
-        return HttpsLiveServer(app, context=context, name=name).start()
-
-    return live_server._servers.replace(name, start)
+    """Like :func:`helpers.live_server.serve` over HTTPS: a re-run cell replaces the older one."""
+    return serve_started(name, lambda: HttpsLiveServer(app, context=context, name=name).start())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -206,7 +206,13 @@ def serve(app: Any, name: str = "server", port: int = 0) -> LiveServer:
     This is what makes re-running a notebook cell safe: the old server is stopped and
     its port released before the new one starts.
     """
-    return _servers.replace(name, lambda: LiveServer(app, name=name, port=port).start())
+    return serve_started(name, lambda: LiveServer(app, name=name, port=port).start())
+
+
+def serve_started(name: str, start: Callable[[], LiveServer]) -> LiveServer:
+    """:func:`serve`'s rule for a server ``start()`` builds (such as one speaking HTTPS):
+    the older server called ``name`` is stopped first, and the new one is remembered."""
+    return _servers.replace(name, start)
 
 
 def running_servers() -> dict[str, LiveServer]:

@@ -2,12 +2,13 @@
 
 Why a thread: Playwright's sync API refuses to run where an asyncio loop is already
 running ("It looks like you are using Playwright Sync API inside the asyncio loop"), and
-an ipykernel cell runs inside one. So one worker thread owns Playwright, and every call
-is handed to it and waited for. Playwright's objects must stay on the thread that made
-them, so this module hands out :class:`Tab` wrappers, never the Playwright objects.
+an ipykernel cell runs inside one. So the tabs run on the course's one browser thread, in
+its one Chromium (:mod:`helpers.notebook.chromium`, with its flags), and every call is
+handed to that thread and waited for. Playwright's objects must stay on the thread that
+made them, so this module hands out :class:`Tab` wrappers, never the Playwright objects.
 
-Why a module-level current browser: running the launch cell again must not leave a
-second Chromium behind. :func:`launch` first closes the one it started before.
+Why a module-level current browser: running the launch cell again must not leave the
+older tabs behind. :func:`launch` first closes the tabs the one it started before had.
 
 Chromium 156's virtual authenticator keeps at most three discoverable credentials: a fourth
 ``navigator.credentials.create()`` fails with NotAllowedError (seen on this course's machine).
@@ -19,19 +20,12 @@ JavaScript the notebook passes to :meth:`Tab.run`, where the reader sees it.
 
 from __future__ import annotations
 
-import atexit
-import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
-CHROMIUM = Path("/usr/bin/chromium")
-MISSING = "needs a real browser: install Debian's 'chromium' package"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 10_000
+from .chromium import MISSING, TIMEOUT_MS, chromium_path, close_browser, running_worker
+
 #: Chromium's virtual authenticator, as a platform authenticator with a fingerprint reader:
 #: CTAP2, built in ("internal"), keeps discoverable credentials, verifies the user.
 PLATFORM_AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
@@ -45,35 +39,26 @@ class ChromiumMissing(RuntimeError):
 
 
 def chromium_available() -> bool:
-    return CHROMIUM.exists() or shutil.which("chromium") is not None
+    """True when Chromium is installed (never raises: the notebook says what to do)."""
+    return chromium_path() is not None
 
 
 class Chromium:
-    """One headless Chromium; :meth:`new_tab` gives tabs with their own cookie jars."""
+    """The course's headless Chromium; :meth:`new_tab` gives tabs with their own cookie jars."""
 
     def __init__(self) -> None:
         if not chromium_available():
             raise ChromiumMissing(MISSING)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
+        self._worker = running_worker()
+        self._browser: Any = self._worker.browser
         self._tabs: dict[str, Tab] = {}
         self._lock = threading.Lock()
-        self._playwright, self._browser = self.call(self._start)
-
-    @staticmethod
-    def _start() -> tuple[Any, Any]:
-        from playwright.sync_api import sync_playwright
-
-        playwright = sync_playwright().start()
-        try:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        except BaseException:
-            playwright.stop()
-            raise
-        return playwright, browser
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the Playwright thread and return its result (or raise its error)."""
-        return self._worker.submit(fn, *args).result()
+        """Run ``fn(*args)`` on the browser thread and return its result (or raise its error)."""
+        if self._browser is None:
+            raise RuntimeError("this browser was closed: run the launch cell again")
+        return self._worker.call(fn, *args)
 
     @property
     def version(self) -> str:
@@ -94,23 +79,16 @@ class Chromium:
         return tab
 
     def close(self) -> None:
-        """Close every tab, the browser and Playwright, then end the worker thread."""
-        if self._browser is None:
-            return
-
-        def stop() -> None:
-            try:
-                self._browser.close()
-            finally:
-                self._playwright.stop()
-
+        """Close every tab; the browser itself stays for the next :func:`launch`."""
+        with self._lock:
+            tabs, self._tabs = list(self._tabs.values()), {}
         try:
-            self.call(stop)
-        except RuntimeError:
-            pass  # interpreter shutdown: the worker is gone, and Playwright's driver exits with us
+            for tab in tabs:
+                tab.close()
+        except Exception:  # noqa: BLE001 - the browser or its thread is gone: nothing is left
+            pass
         finally:
             self._browser = None
-            self._worker.shutdown(wait=True)
 
 
 class Tab:
@@ -172,13 +150,18 @@ _current: Chromium | None = None
 _current_lock = threading.Lock()
 
 
-def launch() -> Chromium:
-    """Start headless Chromium, first closing the one an earlier run of the cell started."""
+def _close_current() -> None:
     global _current
     with _current_lock:
         old, _current = _current, None
     if old is not None:
         old.close()
+
+
+def launch() -> Chromium:
+    """Headless Chromium for WebAuthn tabs, first closing the tabs an earlier run opened."""
+    global _current
+    _close_current()
     browser = Chromium()
     with _current_lock:
         _current = browser
@@ -186,11 +169,6 @@ def launch() -> Chromium:
 
 
 def close_all() -> None:
-    global _current
-    with _current_lock:
-        old, _current = _current, None
-    if old is not None:
-        old.close()
-
-
-atexit.register(close_all)
+    """Close the tabs, then the browser and its thread (as :func:`.chromium.close_browser`)."""
+    _close_current()
+    close_browser()

@@ -33,7 +33,7 @@ def jupyterlab_heading_id(title: str) -> str:
 
 
 def anchor_title(anchor: str) -> str:
-    """Link text for an anchor that a link names without text: ``verdict-c21`` -> ``Verdict C21``."""
+    """Link text for an anchor a link names without text: ``verdict-c21`` -> ``Verdict C21``."""
     if anchor.lower().startswith("verdict-"):
         return "Verdict " + anchor.split("-", 1)[1].upper()
     return anchor
