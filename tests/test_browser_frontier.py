@@ -29,7 +29,8 @@ PREFIXED = {"__Secure-ok=1; Secure": True, "__Secure-no=1": False,
             "__Host-ok=1; Secure; Path=/": True, "__Host-no=1; Secure; Path=/app": False,
             "__Http-ok=1; Secure; HttpOnly": True, "__Http-no=1; Secure": False,
             "__Http-insecure=1; HttpOnly": False,
-            "__Host-Http-ok=1; Secure; HttpOnly; Path=/": True, "__Host-Http-no=1; HttpOnly; Path=/": False,
+            "__Host-Http-ok=1; Secure; HttpOnly; Path=/": True,
+            "__Host-Http-no=1; HttpOnly; Path=/": False,
             "__Host-Http-path=1; Secure; HttpOnly; Path=/app": False,
             "__host-http-lower=1; Secure; Path=/": False}  # prefixes match without regard to case
 
@@ -81,7 +82,8 @@ def test_http_prefixes_in_chromium(browser: Any, host: str) -> None:
     assert kept == expected | {"__Host-js"}  # a script may set __Host- but never an __Http- kind
 
 
-def test_chips_partitions_per_top_level_site_with_third_party_cookies_blocked(playwright: Any) -> None:
+def test_chips_partitions_per_top_level_site_with_third_party_cookies_blocked(
+        playwright: Any) -> None:
     app, log = Flask("frontier-chips"), []
 
     @app.get("/")
@@ -95,7 +97,8 @@ def test_chips_partitions_per_top_level_site_with_third_party_cookies_blocked(pl
 
     @app.get("/frame")
     def frame() -> Response:
-        log.append((request.headers.get("Referer", "").split("/")[2].split(":")[0], sorted(request.cookies)))
+        log.append((request.headers.get("Referer", "").split("/")[2].split(":")[0],
+                    sorted(request.cookies)))
         response = Response("<p>frame</p>")
         response.headers.add("Set-Cookie", "chips=1; Secure; Path=/; SameSite=None; Partitioned")
         response.headers.add("Set-Cookie", "unpartitioned=1; Secure; Path=/; SameSite=None")
@@ -114,13 +117,16 @@ def test_chips_partitions_per_top_level_site_with_third_party_cookies_blocked(pl
             jar = sorted((c["name"], c.get("partitionKey")) for c in context.cookies())
     finally:
         browser.close()
-    assert log == [("site-a.test", []), ("site-a.test", ["chips"]), ("site-b.test", []), ("site-a.test", ["chips"])]
-    assert jar == [("chips", "https://site-a.test"), ("chips", "https://site-b.test"), ("widget_login", None)]
+    assert log == [("site-a.test", []), ("site-a.test", ["chips"]), ("site-b.test", []),
+                   ("site-a.test", ["chips"])]
+    assert jar == [("chips", "https://site-a.test"), ("chips", "https://site-b.test"),
+                   ("widget_login", None)]
 
 
 def test_the_tls_server_refuses_plain_http() -> None:
     import requests
 
-    with HttpsLiveServer(Flask("frontier-tls"), context=tls_context("widget.test"), name="frontier-tls") as sites:
+    with HttpsLiveServer(Flask("frontier-tls"), context=tls_context("widget.test"),
+                         name="frontier-tls") as sites:
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{sites.port}/", timeout=5)

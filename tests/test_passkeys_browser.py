@@ -146,7 +146,8 @@ def test_register_sign_in_and_the_session_that_follows(user: Browser, server: Li
     # the page's own button, as a person would use it
     user.page.fill("#username", name)
     user.page.click("#create")
-    user.page.wait_for_selector("#status:has-text('credential_id')")  # no eval: the page's CSP forbids it
+    # no eval: the page's CSP forbids it
+    user.page.wait_for_selector("#status:has-text('credential_id')")
     created = json.loads(user.page.inner_text("#status"))
     assert created["username"] == name
 
@@ -169,7 +170,8 @@ def test_register_sign_in_and_the_session_that_follows(user: Browser, server: Li
     assert len(cookie["value"]) == 43 and "sid" not in user.run("document.cookie")
     assert user.fetch("/me")["body"] == {"username": name}
     [held_now] = user.stored_credentials()  # the authenticator counted one more signature
-    assert store.credentials_of(name)[0].sign_count == held_now["signCount"] == held["signCount"] + 1
+    assert (store.credentials_of(name)[0].sign_count == held_now["signCount"]
+            == held["signCount"] + 1)
 
     devices = user.fetch("/devices")["body"]
     assert [p["credential_id"] for p in devices["passkeys"]] == [created["credential_id"]]
@@ -203,7 +205,8 @@ def test_the_same_passkey_from_a_lookalike_origin_is_refused(
     client_data = json.loads(b64url_decode(assertion["response"]["clientDataJSON"]))
     assert client_data["origin"] == lookalike.url  # the browser wrote down where it was
 
-    relayed = requests.post(url(server) + "/login/verify", json={"credential": assertion}, timeout=5)
+    relayed = requests.post(url(server) + "/login/verify", json={"credential": assertion},
+                            timeout=5)
     assert relayed.status_code == 400
     assert relayed.json()["error"] == "verification_failed"
     assert lookalike.url in relayed.json()["message"] and "origin" in relayed.json()["message"]
@@ -234,7 +237,8 @@ def test_a_challenge_signed_twice_works_once(user: Browser, server: LiveServer) 
     assert (second["status"], second["body"]["error"]) == (400, "unknown_challenge")
 
 
-def test_an_expired_challenge_is_refused(user: Browser, server: LiveServer, clock: CourseClock) -> None:
+def test_an_expired_challenge_is_refused(user: Browser, server: LiveServer,
+                                         clock: CourseClock) -> None:
     user.open(url(server))
     assert user.create_passkey(new_name())["status"] == 201
     options = user.run("() => passkeys.post('/login/options', {})")["body"]
@@ -270,7 +274,8 @@ def test_nobody_adds_a_passkey_to_someone_elses_account(
     mine = user.run("u => passkeys.post('/register/options', {username: u})", victim)
     assert mine["status"] == 200
     assert [c["id"] for c in mine["body"]["excludeCredentials"]] == [
-        user.stored_credentials()[0]["credentialId"].replace("+", "-").replace("/", "_").rstrip("=")]
+        user.stored_credentials()[0]["credentialId"]
+        .replace("+", "-").replace("/", "_").rstrip("=")]
 
 
 def test_devices_and_logout_everywhere(user: Browser, other: Browser, server: LiveServer) -> None:

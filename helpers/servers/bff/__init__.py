@@ -41,13 +41,15 @@ def start_provider() -> str:
     return serve(oauth.create_app(), PROVIDER_SERVER).url
 
 
-def create_app(db: str | None = None, *, provider_url: str | None = None, clock: CourseClock = course_clock,
+def create_app(db: str | None = None, *, provider_url: str | None = None,
+               clock: CourseClock = course_clock,
                provider: ProviderClient | None = None) -> Flask:
     """The ``bff`` server. ``db``: SQLite file for its sessions (default: in memory).
 
     ``provider_url``: the ``oauth`` server to use (for example a notebook's LiveServer);
     without one, the BFF starts its own and the CLI prints ``Provider on URL``.
-    The store is at ``app.extensions["bff_store"]``, the client at ``app.extensions["bff_provider"]``.
+    The store is at ``app.extensions["bff_store"]``, the client at
+    ``app.extensions["bff_provider"]``.
     """
     app = Flask(__name__)
     install_json_errors(app)

@@ -65,7 +65,8 @@ def userinfo_claims(answer: Any) -> dict[str, Any] | None:
 
 
 def not_signed_in() -> Response:
-    return json_error(401, "not_signed_in", "Sign in first: GET /login.", {"WWW-Authenticate": CHALLENGE, **NO_STORE})
+    return json_error(401, "not_signed_in", "Sign in first: GET /login.",
+                      {"WWW-Authenticate": CHALLENGE, **NO_STORE})
 
 
 def bad_callback(error: str, message: str) -> Response:
@@ -76,8 +77,10 @@ def provider_failed(exc: ProviderError) -> Response:
     return json_error(502, exc.error, exc.message, NO_STORE)
 
 
-def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, clock: CourseClock) -> None:
-    # one refresh at a time (for all sessions: simple, enough for a demo): a rotated refresh token works once
+def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient,
+                    clock: CourseClock) -> None:
+    # one refresh at a time (for all sessions: simple, enough for a demo): a rotated refresh
+    # token works once
     refresh_lock = threading.Lock()
 
     @app.before_request
@@ -86,7 +89,8 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
             return json_error(431, "cookie_too_large", "The Cookie header is too large.")
         host = request.host.rsplit(":", 1)[0]
         if host not in LOOPBACK_HOSTS:
-            return json_error(400, "bad_host", "This server answers only on 127.0.0.1 or localhost.")
+            return json_error(400, "bad_host",
+                              "This server answers only on 127.0.0.1 or localhost.")
         if request.url_rule is None:
             return None  # no such route: the 404 (or 405) says so, CSRF or not
         refusal = csrf_refusal(request, own_origin())
@@ -119,7 +123,8 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
             return new
 
     def on_own_origin() -> Response | None:
-        """A page opened as http://localhost:PORT moves to 127.0.0.1, where the callback and cookie live."""
+        """A page opened as http://localhost:PORT moves to 127.0.0.1, where the callback and
+        cookie live."""
         if request.host_url.rstrip("/") == own_origin():
             return None
         return redirect(own_origin() + request.full_path.rstrip("?"), 302)
@@ -150,7 +155,8 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
     def callback() -> Response:
         args = request.args
         if any(len(args.getlist(name)) > 1 for name in args) or set(args) - CALLBACK_PARAMS:
-            return bad_callback("invalid_request", "Repeated or unknown parameters in the callback.")
+            return bad_callback("invalid_request",
+                                "Repeated or unknown parameters in the callback.")
         sid = cookie.session_id(request)
         pending = store.take_login(sid, now=clock.time()) if sid else None
         if pending is None:  # no sign-in started in this browser, it expired, or this is a replay
@@ -162,7 +168,8 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
         except ProviderError as exc:
             return provider_failed(exc)
         if args.get("iss") != issuer:  # RFC 9207 section 2.4: the answer comes from our provider
-            return bad_callback("invalid_issuer", "The iss parameter is not this client's provider.")
+            return bad_callback("invalid_issuer",
+                                "The iss parameter is not this client's provider.")
         if "error" in args:  # RFC 6749 section 4.1.2.1; an unknown shape is not echoed back
             code = args["error"] if ERROR_CODE.fullmatch(args["error"]) else "authorization_error"
             return bad_callback(code, "The provider did not grant access.")
@@ -171,9 +178,11 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
         try:
             who = provider.finish(redirect_uri(), request.url, pending, now=clock.time())
         except ProviderError as exc:
-            return provider_failed(exc) if exc.unreachable else bad_callback(exc.error[:64], exc.message)
+            return (provider_failed(exc) if exc.unreachable
+                    else bad_callback(exc.error[:64], exc.message))
         new_sid = cookie.new_session_id()  # a fresh id at sign-in, never the one the login used
-        store.sign_in(new_sid, SignedIn(who.sub, who.username, who.tokens), now=clock.time(), ttl=SESSION_TTL)
+        store.sign_in(new_sid, SignedIn(who.sub, who.username, who.tokens), now=clock.time(),
+                      ttl=SESSION_TTL)
         response = redirect("/", 303)
         cookie.set_session_cookie(response, new_sid)
         return response
@@ -199,7 +208,8 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
             return not_signed_in()
         info = userinfo_claims(answer)
         if info is None:
-            return json_error(502, "provider_error", f"The provider's userinfo answer ({answer.status_code}) is unusable.")
+            return json_error(502, "provider_error",
+                              f"The provider's userinfo answer ({answer.status_code}) is unusable.")
         return jsonify(sub=info.get("sub"), preferred_username=info.get("preferred_username"))
 
     @app.get("/api/notes")
@@ -214,8 +224,10 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
             return not_signed_in()
         body = request.get_json(silent=True) if request.is_json else None
         text = body.get("text") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE or not is_utf8(text):
-            return json_error(400, "invalid_request", f'Send JSON {{"text": "..."}}, 1 to {MAX_NOTE} characters.')
+        if (not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE
+                or not is_utf8(text)):
+            return json_error(400, "invalid_request",
+                              f'Send JSON {{"text": "..."}}, 1 to {MAX_NOTE} characters.')
         note_id = store.add_note(found[1].sub, text, now=clock.time())
         return jsonify(id=note_id, text=text), 201
 
@@ -229,6 +241,7 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient, cl
             return response
         revoked = provider.revoke(ended.tokens)
         response = no_content() if revoked else json_error(
-            502, "revocation_failed", "Signed out here, but the provider could not be told to revoke the tokens.")
+            502, "revocation_failed",
+            "Signed out here, but the provider could not be told to revoke the tokens.")
         cookie.clear_session_cookie(response)
         return response

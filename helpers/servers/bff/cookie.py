@@ -5,7 +5,8 @@ it is Secure, has ``Path=/`` and no ``Domain``, so it is bound to this exact hos
 sibling host can set or overwrite it. ``HttpOnly``: no script in the page can read it.
 ``SameSite=Lax``: cross-site subresource requests and cross-site POSTs go without it.
 ``Secure`` works on ``http://127.0.0.1`` because browsers treat loopback as a secure
-context (W3C Secure Contexts: loopback is "potentially trustworthy"; Chromium keeps Secure cookies there).
+context (W3C Secure Contexts: loopback is "potentially trustworthy"; Chromium keeps Secure
+cookies there).
 """
 
 from __future__ import annotations
@@ -38,4 +39,5 @@ def set_session_cookie(response: Response, sid: str) -> None:
 
 def clear_session_cookie(response: Response) -> None:
     # the deleting cookie must meet the __Host- rules too, or the browser ignores it
-    response.set_cookie(NAME, "", max_age=0, expires=0, secure=True, httponly=True, samesite="Lax", path="/")
+    response.set_cookie(NAME, "", max_age=0, expires=0, secure=True, httponly=True,
+                        samesite="Lax", path="/")

@@ -54,48 +54,59 @@ class Identity:
 class ProviderClient:
     """``course-web`` talking to one provider, found through its discovery document."""
 
-    def __init__(self, provider_url: str, *, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> None:
+    def __init__(self, provider_url: str, *, client_id: str = CLIENT_ID,
+                 client_secret: str = CLIENT_SECRET) -> None:
         self.provider_url = provider_url.rstrip("/")
         self.client_id, self._secret = client_id, client_secret
         self._metadata: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
     def metadata(self) -> dict[str, Any]:
-        """The provider's discovery document, fetched once; its issuer must be the URL we were given."""
+        """The provider's discovery document, fetched once; its issuer must be the URL we were
+        given."""
         with self._lock:
             if self._metadata is None:
                 try:
-                    doc = requests.get(f"{self.provider_url}/.well-known/openid-configuration", timeout=TIMEOUT).json()
+                    doc = requests.get(f"{self.provider_url}/.well-known/openid-configuration",
+                                       timeout=TIMEOUT).json()
                 except (requests.RequestException, ValueError) as exc:
-                    raise ProviderError("provider_unavailable", f"The provider cannot be reached: {exc}",
+                    raise ProviderError("provider_unavailable",
+                                        f"The provider cannot be reached: {exc}",
                                         unreachable=True) from None
                 if doc.get("issuer") != self.provider_url:  # OIDC Discovery section 4.3
-                    raise ProviderError("provider_mismatch", "The provider's issuer is not its URL.", unreachable=True)
+                    raise ProviderError("provider_mismatch",
+                                        "The provider's issuer is not its URL.",
+                                        unreachable=True)
                 self._metadata = doc
             return self._metadata
 
-    def session(self, redirect_uri: str | None = None, access_token: str | None = None) -> OAuth2Session:
+    def session(self, redirect_uri: str | None = None,
+                access_token: str | None = None) -> OAuth2Session:
         token = {"access_token": access_token, "token_type": "Bearer"} if access_token else None
-        return OAuth2Session(self.client_id, self._secret, token_endpoint_auth_method="client_secret_basic",
+        return OAuth2Session(self.client_id, self._secret,
+                             token_endpoint_auth_method="client_secret_basic",
                              revocation_endpoint_auth_method="client_secret_basic", scope=SCOPE,
                              redirect_uri=redirect_uri, code_challenge_method="S256", token=token,
                              default_timeout=TIMEOUT)
 
     # -- sign-in ------------------------------------------------------------------------------
     def begin(self, redirect_uri: str) -> tuple[str, PendingLogin]:
-        """The authorization URL to send the browser to, and the secrets to keep until the callback."""
+        """The authorization URL to send the browser to, and the secrets to keep until the
+        callback."""
         verifier, nonce = generate_token(48), generate_token(32)
         with self.session(redirect_uri) as oauth:
             url, state = oauth.create_authorization_url(self.metadata()["authorization_endpoint"],
                                                         code_verifier=verifier, nonce=nonce)
         return url, PendingLogin(state=state, nonce=nonce, code_verifier=verifier)
 
-    def finish(self, redirect_uri: str, callback_url: str, pending: PendingLogin, *, now: float) -> Identity:
+    def finish(self, redirect_uri: str, callback_url: str, pending: PendingLogin, *,
+               now: float) -> Identity:
         """Exchange the code (Authlib checks ``state``), then validate the ID token."""
         meta = self.metadata()
         with self.session(redirect_uri) as oauth:
-            token = self._call(oauth.fetch_token, meta["token_endpoint"], authorization_response=callback_url,
-                               state=pending.state, code_verifier=pending.code_verifier)
+            token = self._call(oauth.fetch_token, meta["token_endpoint"],
+                               authorization_response=callback_url, state=pending.state,
+                               code_verifier=pending.code_verifier)
         claims = self.validate_id_token(token.get("id_token"), pending.nonce, now=now)
         if not isinstance(token.get("access_token"), str):
             raise ProviderError("invalid_token_response", "The token response has no access token.")
@@ -110,9 +121,11 @@ class ProviderClient:
         try:
             keys = jwt.PyJWKSet.from_dict(requests.get(meta["jwks_uri"], timeout=TIMEOUT).json())
             key = keys[jwt.get_unverified_header(id_token).get("kid", "")]
-            claims = jwt.decode(id_token, key, algorithms=["RS256"], audience=self.client_id, issuer=meta["issuer"],
+            claims = jwt.decode(id_token, key, algorithms=["RS256"], audience=self.client_id,
+                                issuer=meta["issuer"],
                                 options={"require": ["iss", "sub", "aud", "exp", "iat", "nonce"],
-                                         "verify_exp": False, "verify_iat": False, "verify_nbf": False})
+                                         "verify_exp": False, "verify_iat": False,
+                                         "verify_nbf": False})
         except (jwt.PyJWTError, KeyError, ValueError, requests.RequestException) as exc:
             raise ProviderError("invalid_id_token", f"The ID token is not valid: {exc}") from None
         if not isinstance(claims["exp"], int | float) or claims["exp"] + LEEWAY <= now:
@@ -130,48 +143,53 @@ class ProviderClient:
             token = self._call(oauth.refresh_token, self.metadata()["token_endpoint"],
                                refresh_token=tokens.refresh_token)
         new = self._tokens(token, now=now)
-        return Tokens(new.access_token, new.access_expires_at, new.refresh_token or tokens.refresh_token,
-                      tokens.id_token)
+        return Tokens(new.access_token, new.access_expires_at,
+                      new.refresh_token or tokens.refresh_token, tokens.id_token)
 
     def userinfo(self, access_token: str) -> requests.Response:
         with self.session(access_token=access_token) as oauth:
             try:
                 return oauth.get(self.metadata()["userinfo_endpoint"])
             except requests.RequestException as exc:
-                raise ProviderError("provider_unavailable", f"The provider cannot be reached: {exc}",
+                raise ProviderError("provider_unavailable",
+                                    f"The provider cannot be reached: {exc}",
                                     unreachable=True) from None
 
     def revoke(self, tokens: Tokens) -> bool:
         """RFC 7009: revoke the refresh token (its whole grant, here) and the access token."""
         ok = True
         with self.session() as oauth:
-            for value, hint in ((tokens.refresh_token, "refresh_token"), (tokens.access_token, "access_token")):
+            for value, hint in ((tokens.refresh_token, "refresh_token"),
+                                (tokens.access_token, "access_token")):
                 if not value:
                     continue
                 try:
-                    response = oauth.revoke_token(self.metadata()["revocation_endpoint"], token=value,
-                                                  token_type_hint=hint)
+                    response = oauth.revoke_token(self.metadata()["revocation_endpoint"],
+                                                  token=value, token_type_hint=hint)
                     ok = ok and response.status_code == 200
                 except (requests.RequestException, ProviderError):
                     ok = False
         return ok
 
-    # -- plumbing -----------------------------------------------------------------------------------
+    # -- plumbing ----------------------------------------------------------------------------------
     @staticmethod
     def _call(method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Run an Authlib call; its refusals and network failures become :class:`ProviderError`."""
         try:
             return dict(method(*args, **kwargs))
         except AuthlibBaseError as exc:  # the provider's refusal, or Authlib's own check (state)
-            raise ProviderError(exc.error or "oauth_error", exc.description or "The provider refused.") from None
+            raise ProviderError(exc.error or "oauth_error",
+                                exc.description or "The provider refused.") from None
         except requests.RequestException as exc:
             raise ProviderError("provider_unavailable", f"The provider cannot be reached: {exc}",
                                 unreachable=True) from None
         except ValueError as exc:  # a token response that is not JSON
-            raise ProviderError("invalid_token_response", f"The provider's answer is not usable: {exc}") from None
+            raise ProviderError("invalid_token_response",
+                                f"The provider's answer is not usable: {exc}") from None
 
     @staticmethod
     def _tokens(token: dict[str, Any], *, now: float) -> Tokens:
         expires_in = token.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float) else 0.0
-        return Tokens(str(token["access_token"]), now + lifetime, token.get("refresh_token"), token.get("id_token"))
+        return Tokens(str(token["access_token"]), now + lifetime, token.get("refresh_token"),
+                      token.get("id_token"))

@@ -20,7 +20,8 @@ PAGE = """<!doctype html>
 <h1>Course notes</h1>
 <p id="status">Loading…</p>
 <p><a id="login" href="/login" hidden>Sign in</a> <button id="logout" hidden>Sign out</button></p>
-<form id="note-form" hidden><input id="note" maxlength="500" required> <button>Add note</button></form>
+<form id="note-form" hidden><input id="note" maxlength="500" required>
+<button>Add note</button></form>
 <ul id="notes"></ul>
 <script nonce="NONCE">
 const api = (path, options = {}) => fetch(path, {...options,
@@ -57,7 +58,8 @@ refresh();
 
 def spa_page() -> Response:
     nonce = secrets.token_urlsafe(16)
-    response = Response(PAGE.replace("NONCE", nonce), 200, {"Content-Type": "text/html; charset=utf-8"})
+    response = Response(PAGE.replace("NONCE", nonce), 200,
+                        {"Content-Type": "text/html; charset=utf-8"})
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
         "frame-ancestors 'none'; form-action 'self'")

@@ -73,7 +73,8 @@ class BffStore:
     """Sessions and notes in one SQLite database, safe to share between request threads."""
 
     def __init__(self, path: str | None = None) -> None:
-        self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(path or ":memory:", check_same_thread=False,
+                                   isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
@@ -91,10 +92,12 @@ class BffStore:
             return self._db.execute(sql, args).rowcount
 
     # -- logins in progress -----------------------------------------------------------------
-    def begin_login(self, session_id: str, pending: PendingLogin, *, now: float, ttl: float) -> None:
-        self._run("INSERT INTO sessions (id_hash, created_at, expires_at, state, nonce, code_verifier)"
-                  " VALUES (?,?,?,?,?,?)",
-                  (digest(session_id), now, now + ttl, pending.state, pending.nonce, pending.code_verifier))
+    def begin_login(self, session_id: str, pending: PendingLogin, *, now: float,
+                    ttl: float) -> None:
+        self._run("INSERT INTO sessions (id_hash, created_at, expires_at, state, nonce,"
+                  " code_verifier) VALUES (?,?,?,?,?,?)",
+                  (digest(session_id), now, now + ttl, pending.state, pending.nonce,
+                   pending.code_verifier))
 
     def take_login(self, session_id: str, *, now: float) -> PendingLogin | None:
         """The login in progress under ``session_id``, removed at once: a callback works once."""
@@ -109,25 +112,28 @@ class BffStore:
     # -- signed-in sessions -----------------------------------------------------------------
     def sign_in(self, session_id: str, who: SignedIn, *, now: float, ttl: float) -> None:
         t = who.tokens
-        self._run("INSERT INTO sessions (id_hash, created_at, expires_at, sub, username, access_token,"
-                  " access_expires_at, refresh_token, id_token) VALUES (?,?,?,?,?,?,?,?,?)",
+        self._run("INSERT INTO sessions (id_hash, created_at, expires_at, sub, username,"
+                  " access_token, access_expires_at, refresh_token, id_token)"
+                  " VALUES (?,?,?,?,?,?,?,?,?)",
                   (digest(session_id), now, now + ttl, who.sub, who.username, t.access_token,
                    t.access_expires_at, t.refresh_token, t.id_token))
 
     def find(self, session_id: str, *, now: float) -> SignedIn | None:
-        row = self._one("SELECT * FROM sessions WHERE id_hash = ? AND sub IS NOT NULL AND expires_at > ?",
+        row = self._one("SELECT * FROM sessions"
+                        " WHERE id_hash = ? AND sub IS NOT NULL AND expires_at > ?",
                         (digest(session_id), now))
         if row is None:
             return None
-        tokens = Tokens(row["access_token"], row["access_expires_at"], row["refresh_token"], row["id_token"])
+        tokens = Tokens(row["access_token"], row["access_expires_at"], row["refresh_token"],
+                        row["id_token"])
         return SignedIn(row["sub"], row["username"], tokens)
 
     def replace_tokens(self, session_id: str, old: Tokens, new: Tokens) -> bool:
         """Store refreshed tokens, only if nobody else replaced ``old`` first."""
-        return self._run("UPDATE sessions SET access_token = ?, access_expires_at = ?, refresh_token = ?"
-                         " WHERE id_hash = ? AND access_token = ?",
-                         (new.access_token, new.access_expires_at, new.refresh_token, digest(session_id),
-                          old.access_token)) == 1
+        return self._run("UPDATE sessions SET access_token = ?, access_expires_at = ?,"
+                         " refresh_token = ? WHERE id_hash = ? AND access_token = ?",
+                         (new.access_token, new.access_expires_at, new.refresh_token,
+                          digest(session_id), old.access_token)) == 1
 
     def end(self, session_id: str) -> SignedIn | None:
         """Delete the session and return what it held (its tokens still to be revoked)."""
@@ -136,7 +142,8 @@ class BffStore:
                                    (digest(session_id),)).fetchone()
         if row is None or row["sub"] is None:
             return None
-        tokens = Tokens(row["access_token"], row["access_expires_at"], row["refresh_token"], row["id_token"])
+        tokens = Tokens(row["access_token"], row["access_expires_at"], row["refresh_token"],
+                        row["id_token"])
         return SignedIn(row["sub"], row["username"], tokens)
 
     def purge_expired(self, now: float) -> int:
@@ -150,16 +157,19 @@ class BffStore:
         """Every token the BFF holds (for a notebook or a test to look for in the browser)."""
         with self._lock:
             rows = self._db.execute("SELECT * FROM sessions WHERE sub IS NOT NULL").fetchall()
-        return [Tokens(r["access_token"], r["access_expires_at"], r["refresh_token"], r["id_token"]) for r in rows]
+        return [Tokens(r["access_token"], r["access_expires_at"], r["refresh_token"], r["id_token"])
+                for r in rows]
 
     # -- notes -------------------------------------------------------------------------------
     def add_note(self, sub: str, text: str, *, now: float) -> int:
         with self._lock:
-            cursor = self._db.execute("INSERT INTO notes (sub, text, created_at) VALUES (?,?,?)", (sub, text, now))
+            cursor = self._db.execute("INSERT INTO notes (sub, text, created_at) VALUES (?,?,?)",
+                                      (sub, text, now))
         return int(cursor.lastrowid or 0)
 
     def notes(self, sub: str, limit: int = 50) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT id, text FROM notes WHERE sub = ? ORDER BY id DESC LIMIT ?",
+            rows = self._db.execute("SELECT id, text FROM notes"
+                                    " WHERE sub = ? ORDER BY id DESC LIMIT ?",
                                     (sub, limit)).fetchall()
         return [dict(r) for r in rows]
