@@ -405,9 +405,10 @@ def create_app(
     @app.post("/logout-everywhere")
     def logout_everywhere() -> Response:
         """204: every login of the token's user ended, every earlier token cut off."""
-        claims = access_claims()
-        if claims is None:
+        authenticated = access_claims()
+        if authenticated is None:
             return no_credentials()
+        claims, _ = authenticated  # a DPoP-bound token's proof was checked and spent
         log_out_everywhere(store, cutoffs, claims, now=clock.time(),
                            keep_for=max(lifetimes.family, lifetimes.access + LEEWAY))
         return no_content()
