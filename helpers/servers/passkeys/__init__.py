@@ -22,7 +22,8 @@ from .app import ABSOLUTE_TIMEOUT, CHALLENGE_TTL, IDLE_TIMEOUT, RP_ID, build_app
 NAME = "passkeys"
 
 
-def create_app(db: str | None = None, *, clock: CourseClock = course_clock, origin: str | None = None,
+def create_app(db: str | None = None, *, clock: CourseClock = course_clock,
+               origin: str | None = None,
                rp_id: str = RP_ID, idle_timeout: float = IDLE_TIMEOUT,
                absolute_timeout: float = ABSOLUTE_TIMEOUT,
                challenge_ttl: float = CHALLENGE_TTL) -> Flask:

@@ -36,7 +36,8 @@ from .sessions import (
 )
 from .store import Challenge, Credential, DuplicateCredential, PasskeyStore, Session, User
 
-RP_ID = "localhost"  # WebAuthn refuses IP-address origins (§5.1.3: the effective domain must be a valid domain)
+# WebAuthn refuses IP-address origins (§5.1.3: the effective domain must be a valid domain)
+RP_ID = "localhost"
 RP_NAME = "Cookies, Sessions and Tokens (demo)"
 CHALLENGE_TTL = 120.0  # course-clock seconds a challenge stays good (the server's choice)
 MAX_PENDING_CHALLENGES = 10_000  # options calls beyond this get 429 until some expire
@@ -118,7 +119,8 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
         credential = ceremonies.parse_registration(body.get("credential"))
         issued = take_challenge(credential.response.client_data_json, "register")
         if issued.username != username:
-            raise ApiError(400, "challenge_mismatch", "That challenge was issued for another username.")
+            raise ApiError(400, "challenge_mismatch",
+                           "That challenge was issued for another username.")
         user = store.user(username)
         if user is not None:
             if user.user_handle != issued.user_handle:
@@ -134,8 +136,10 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
                 Credential(verified.credential_id, username, verified.credential_public_key,
                            verified.sign_count, transports, now, None))
         except DuplicateCredential:
-            raise ApiError(409, "credential_exists", "This passkey is already registered.") from None
-        response = jsonify(username=username, credential_id=bytes_to_base64url(verified.credential_id))
+            raise ApiError(409, "credential_exists",
+                           "This passkey is already registered.") from None
+        response = jsonify(username=username,
+                           credential_id=bytes_to_base64url(verified.credential_id))
         response.status_code = 201
         return response
 
@@ -170,7 +174,8 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
                            "A sign-in without a username must carry the passkey's user handle.")
         if owner is None or handle != owner.user_handle:
             # WebAuthn §7.2: the user handle the authenticator returns must name the key's owner
-            raise ApiError(400, "user_handle_mismatch", "The passkey's user handle is not its owner's.")
+            raise ApiError(400, "user_handle_mismatch",
+                           "The passkey's user handle is not its owner's.")
         verified = ceremonies.verify_authentication(
             credential, challenge=issued.challenge, rp_id=rp_id, origin=expected_origin(),
             public_key=stored.public_key, sign_count=stored.sign_count)
@@ -229,7 +234,8 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
             raise ApiError(400, "unknown_challenge",
                            "This challenge was not issued here, or was already used.")
         if issued.purpose != purpose:
-            raise ApiError(400, "wrong_ceremony", f"That challenge was issued for {issued.purpose}.")
+            raise ApiError(400, "wrong_ceremony",
+                           f"That challenge was issued for {issued.purpose}.")
         if clock.time() >= issued.expires:
             raise ApiError(400, "challenge_expired", "That challenge has expired; start again.")
         return issued
@@ -250,7 +256,8 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
         username = body.get("username")
         if not isinstance(username, str) or not USERNAME.fullmatch(username):
             raise ApiError(400, "invalid_username",
-                           "'username' must be 1-64 letters, digits or . _ @ - (starting with a letter or digit).")
+                           "'username' must be 1-64 letters, digits or . _ @ -"
+                           " (starting with a letter or digit).")
         return username
 
     @app.before_request
@@ -258,11 +265,13 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
         if len(request.headers.get("Cookie", "")) > MAX_COOKIE_HEADER:
             return json_error(431, "cookie_too_large",
                               f"The Cookie header is over {MAX_COOKIE_HEADER} bytes.")
-        if request.method == "POST" and request.headers.get("Origin") not in (None, expected_origin()):
+        sent_origin = request.headers.get("Origin")
+        if request.method == "POST" and sent_origin not in (None, expected_origin()):
             # a page on another origin may post here; SameSite=Lax keeps the cookie off such
             # requests, and this refuses them outright (clients such as requests send no Origin)
             return json_error(403, "cross_origin_request",
-                              f"POSTs from another origin are refused; this server is {expected_origin()}.")
+                              "POSTs from another origin are refused; this server is"
+                              f" {expected_origin()}.")
         return None
 
     @app.errorhandler(ApiError)

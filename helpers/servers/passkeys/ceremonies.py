@@ -125,7 +125,8 @@ def parse_authentication(credential: Any) -> AuthenticationCredential:
 
 
 def verify_authentication(credential: AuthenticationCredential, *, challenge: bytes, rp_id: str,
-                          origin: str, public_key: bytes, sign_count: int) -> VerifiedAuthentication:
+                          origin: str, public_key: bytes,
+                          sign_count: int) -> VerifiedAuthentication:
     """WebAuthn §7.2: type, challenge, origin, RP ID hash, flags, counter, signature."""
     try:
         return verify_authentication_response(

@@ -48,7 +48,8 @@ document.getElementById("signin").addEventListener("click", () => run(signIn));
 window.passkeys = {post, createPasskey, signIn};
 if (location.hostname !== "localhost") {  // e.g. opened as http://127.0.0.1:PORT
   document.getElementById("status").textContent =
-    "Open this page at http://localhost:" + location.port + "/ : WebAuthn refuses IP-address origins.";
+    "Open this page at http://localhost:" + location.port +
+    "/ : WebAuthn refuses IP-address origins.";
 }
 """
 
@@ -82,5 +83,6 @@ def page_response() -> Response:
     nonce = secrets.token_urlsafe(16)
     csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-    return Response(PAGE.format(nonce=nonce, script=SCRIPT), content_type="text/html; charset=utf-8",
+    return Response(PAGE.format(nonce=nonce, script=SCRIPT),
+                    content_type="text/html; charset=utf-8",
                     headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"})
