@@ -48,10 +48,11 @@ class BffBrowser:
         headers = {"Cookie": f"{COOKIE}={self.sid}"} if self.sid else {}
         return {**headers, **(extra or {})}
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                **kwargs: Any) -> requests.Response:
         url = path if path.startswith("http") else self.url + path
-        response = requests.request(method, url, headers=self.headers(headers), allow_redirects=False,
-                                    timeout=TIMEOUT, **kwargs)
+        response = requests.request(method, url, headers=self.headers(headers),
+                                    allow_redirects=False, timeout=TIMEOUT, **kwargs)
         self.seen.append(response)
         jar = set_cookie_of(response) if url.startswith(self.url) else None
         if jar is not None and COOKIE in jar:

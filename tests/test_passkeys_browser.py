@@ -11,6 +11,7 @@ without waiting); the look-alike origin is a second server started through the C
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import os
@@ -274,8 +275,7 @@ def test_nobody_adds_a_passkey_to_someone_elses_account(
     mine = user.run("u => passkeys.post('/register/options', {username: u})", victim)
     assert mine["status"] == 200
     assert [c["id"] for c in mine["body"]["excludeCredentials"]] == [
-        user.stored_credentials()[0]["credentialId"]
-        .replace("+", "-").replace("/", "_").rstrip("=")]
+        b64url(base64.b64decode(user.stored_credentials()[0]["credentialId"]))]
 
 
 def test_devices_and_logout_everywhere(user: Browser, other: Browser, server: LiveServer) -> None:
@@ -315,3 +315,100 @@ def test_webauthn_refuses_an_ip_address_origin(user: Browser, server: LiveServer
     }""", options)
     assert refused == "SecurityError"
     assert user.stored_credentials() == []
+
+
+# -- assertions signed in Python with the virtual authenticator's own private key ------------
+# A real authenticator never gives its key away; the virtual one does, which lets a test make
+# an assertion that is genuine in every byte but one chosen field (a flag, the counter, the
+# user handle), to show that the server checks that field and not only the signature.
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed_assertion(held: dict, server: LiveServer, *, flags: int = 0x05, sign_count: int,
+                     user_handle: bool = True) -> dict:
+    """An assertion for a fresh challenge of ``server``, as ``PublicKeyCredential.toJSON()``."""
+    from cryptography.hazmat.primitives import serialization
+
+    options = requests.post(url(server) + "/login/options", json={}, timeout=5).json()
+    challenge = options["challenge"]
+    client_data = json.dumps({"type": "webauthn.get", "challenge": challenge,
+                              "origin": url(server), "crossOrigin": False}).encode()
+    auth_data = (hashlib.sha256(b"localhost").digest() + bytes([flags])
+                 + sign_count.to_bytes(4, "big"))
+    key = serialization.load_der_private_key(base64.b64decode(held["privateKey"]), password=None)
+    signature = key.sign(auth_data + hashlib.sha256(client_data).digest())
+    credential_id = b64url(base64.b64decode(held["credentialId"]))
+    response = {"clientDataJSON": b64url(client_data), "authenticatorData": b64url(auth_data),
+                "signature": b64url(signature)}
+    if user_handle:
+        response["userHandle"] = b64url(base64.b64decode(held["userHandle"]))
+    return {"id": credential_id, "rawId": credential_id, "type": "public-key",
+            "response": response, "clientExtensionResults": {},
+            "authenticatorAttachment": "platform"}
+
+
+def registered(user: Browser, server: LiveServer) -> tuple[str, dict, int]:
+    """A new account with one passkey: its name, the authenticator's record, the stored counter."""
+    name = new_name()
+    assert user.open(url(server)).create_passkey(name)["status"] == 201
+    [held] = user.stored_credentials()
+    [kept] = server.app.extensions["passkey_store"].credentials_of(name)
+    return name, held, kept.sign_count
+
+
+def post_assertion(credential: dict, server: LiveServer) -> requests.Response:
+    return requests.post(url(server) + "/login/verify", json={"credential": credential}, timeout=5)
+
+
+def test_a_forged_but_well_signed_assertion_is_accepted(user: Browser, server: LiveServer) -> None:
+    """The forger itself is sound: with every field right, the server accepts its assertion."""
+    name, held, count = registered(user, server)
+    answer = post_assertion(signed_assertion(held, server, sign_count=count + 1), server)
+    assert (answer.status_code, answer.json()) == (200, {"username": name})
+
+
+def test_user_verification_is_required_and_checked(user: Browser, server: LiveServer) -> None:
+    """The options ask for UV; an assertion with UP but not UV (flags 0x01) is refused (§7.2)."""
+    _, held, count = registered(user, server)
+    unverified = signed_assertion(held, server, flags=0x01, sign_count=count + 1)
+    answer = post_assertion(unverified, server)
+    assert answer.status_code == 400 and "verif" in answer.json()["message"].lower()
+    assert "Set-Cookie" not in answer.headers
+
+
+def test_a_counter_that_does_not_increase_is_refused_as_a_possible_clone(
+        user: Browser, server: LiveServer) -> None:
+    """§7.2 leaves the reaction to the RP; this server (py_webauthn) refuses the sign-in."""
+    name, held, count = registered(user, server)
+    store = server.app.extensions["passkey_store"]
+    for stale in (count, count - 1):
+        answer = post_assertion(signed_assertion(held, server, sign_count=stale), server)
+        assert answer.status_code == 400 and "sign count" in answer.json()["message"]
+    assert store.credentials_of(name)[0].sign_count == count  # nothing updated by a refusal
+    assert post_assertion(signed_assertion(held, server, sign_count=count + 1), server).ok
+
+
+def test_a_discoverable_sign_in_needs_the_user_handle(user: Browser, server: LiveServer) -> None:
+    """§7.2: the user was not identified before the ceremony, so response.userHandle must be
+    present (and name the key's owner)."""
+    _, held, count = registered(user, server)
+    answer = post_assertion(signed_assertion(held, server, sign_count=count + 1, user_handle=False),
+                            server)
+    assert (answer.status_code, answer.json()["error"]) == (400, "user_handle_missing")
+
+
+def test_the_devices_list_leaves_out_expired_sessions(user: Browser, server: LiveServer,
+                                                      clock: CourseClock) -> None:
+    name, held, count = registered(user, server)
+    assert post_assertion(signed_assertion(held, server, sign_count=count + 1), server).ok
+    with clock.moved(IDLE_TIMEOUT + 1):  # the first session has been idle too long
+        second = requests.Session()
+        answer = second.post(url(server) + "/login/verify", timeout=5, json={
+            "credential": signed_assertion(held, server, sign_count=count + 2)})
+        assert answer.ok
+        sessions = second.get(url(server) + "/devices", timeout=5).json()["sessions"]
+    assert [s["current"] for s in sessions] == [True]
+    assert len(server.app.extensions["passkey_store"].sessions_of(name)) == 1

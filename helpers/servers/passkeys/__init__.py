@@ -23,7 +23,8 @@ NAME = "passkeys"
 
 
 def create_app(db: str | None = None, *, clock: CourseClock = course_clock,
-               origin: str | None = None, rp_id: str = RP_ID, idle_timeout: float = IDLE_TIMEOUT,
+               origin: str | None = None,
+               rp_id: str = RP_ID, idle_timeout: float = IDLE_TIMEOUT,
                absolute_timeout: float = ABSOLUTE_TIMEOUT,
                challenge_ttl: float = CHALLENGE_TTL) -> Flask:
     """The ``passkeys`` server: SQLite at ``db`` (default: a fresh in-memory database).

@@ -82,6 +82,16 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
         store.touch_session(session.sid, now)
         return session
 
+    def live_sessions_of(username: str) -> list[Session]:
+        """The user's sessions still alive on the course clock (expired ones are deleted)."""
+        now, alive = clock.time(), []
+        for session in store.sessions_of(username):
+            if is_expired(session, now, idle_timeout, absolute_timeout):
+                store.delete_session(session.sid)
+            else:
+                alive.append(session)
+        return alive
+
     def signed_in() -> Session:
         session = current_session()
         if session is None:
@@ -157,7 +167,12 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
             raise ApiError(400, "unknown_credential", "No account has this passkey.")
         owner = store.user(stored.username)
         handle = credential.response.user_handle
-        if owner is None or (handle is not None and handle != owner.user_handle):
+        if handle is None:
+            # WebAuthn §7.2: the user was not identified before this ceremony (no username,
+            # allowCredentials empty), so response.userHandle must be present
+            raise ApiError(400, "user_handle_missing",
+                           "A sign-in without a username must carry the passkey's user handle.")
+        if owner is None or handle != owner.user_handle:
             # WebAuthn §7.2: the user handle the authenticator returns must name the key's owner
             raise ApiError(400, "user_handle_mismatch",
                            "The passkey's user handle is not its owner's.")
@@ -186,7 +201,7 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
                      "transports": c.transports} for c in store.credentials_of(session.username)]
         sessions = [{"id": s.sid[:8], "created": s.created, "last_seen": s.last_seen,
                      "user_agent": s.user_agent, "current": s.sid == session.sid}
-                    for s in store.sessions_of(session.username)]
+                    for s in live_sessions_of(session.username)]
         return jsonify(passkeys=passkeys, sessions=sessions)
 
     @app.post("/logout")
@@ -241,8 +256,8 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
         username = body.get("username")
         if not isinstance(username, str) or not USERNAME.fullmatch(username):
             raise ApiError(400, "invalid_username",
-                           "'username' must be 1-64 letters, digits or . _ @ - "
-                           "(starting with a letter or digit).")
+                           "'username' must be 1-64 letters, digits or . _ @ -"
+                           " (starting with a letter or digit).")
         return username
 
     @app.before_request
@@ -250,13 +265,13 @@ def build_app(db: str | None = None, *, clock: CourseClock, origin: str | None =
         if len(request.headers.get("Cookie", "")) > MAX_COOKIE_HEADER:
             return json_error(431, "cookie_too_large",
                               f"The Cookie header is over {MAX_COOKIE_HEADER} bytes.")
-        if (request.method == "POST"
-                and request.headers.get("Origin") not in (None, expected_origin())):
+        sent_origin = request.headers.get("Origin")
+        if request.method == "POST" and sent_origin not in (None, expected_origin()):
             # a page on another origin may post here; SameSite=Lax keeps the cookie off such
             # requests, and this refuses them outright (clients such as requests send no Origin)
             return json_error(403, "cross_origin_request",
-                              "POSTs from another origin are refused; "
-                              f"this server is {expected_origin()}.")
+                              "POSTs from another origin are refused; this server is"
+                              f" {expected_origin()}.")
         return None
 
     @app.errorhandler(ApiError)

@@ -162,8 +162,7 @@ class PasskeyStore:
     def record_use(self, credential_id: bytes, sign_count: int, now: float) -> None:
         with self._tx() as db:
             db.execute("UPDATE credentials SET sign_count = ?, last_used = ?"
-                       " WHERE credential_id = ?",
-                       (sign_count, now, credential_id))
+                       " WHERE credential_id = ?", (sign_count, now, credential_id))
 
     # -- challenges ------------------------------------------------------------------------
     def add_challenge(self, challenge: Challenge, now: float, limit: int) -> bool:
