@@ -190,7 +190,6 @@ def test_every_mermaid_block_parses() -> None:
     assert problems == {}
 
 
-@pytest.mark.skip(reason="enabled at merge")
 def test_every_notebook_has_a_diagram() -> None:
     lacking = [nb.name for nb in NOTEBOOKS if not mermaid_blocks(nb)]
     assert lacking == [], f"notebooks without a Mermaid diagram: {', '.join(lacking)}"
