@@ -66,13 +66,16 @@ KINDS = [
          "Never sent on requests that start on another site, not even when you follow a link"
          " here."),
     Kind("lax", "lab_lax", "lax", {"SameSite": "Lax", "Path": "/"},
-         "Sent on top-level navigations from other sites (following a link) but not on their "
-         "POSTs, images or fetches. Chromium treats a cookie with no SameSite as Lax."),
+         "Sent on top-level navigations from other sites with a safe method (a link, a GET "
+         "form) but not on their POSTs, images or fetches. Chromium treats a cookie with no "
+         "SameSite as Lax, except that for two minutes after it is set it also goes on a "
+         "cross-site top-level POST."),
     Kind("none", "lab_none", "none", {"SameSite": "None", "Secure": True, "Path": "/"},
-         "Sent on cross-site requests too. Browsers accept SameSite=None only together with "
-         "Secure, and a Secure cookie only from a secure origin: https, or http://127.0.0.1 and "
-         "http://localhost, which browsers count as secure. From any other plain-http site it "
-         "is dropped."),
+         "Allowed on cross-site requests too, where the browser's third-party cookie settings "
+         "let it go (many block it inside another site's page). Browsers accept SameSite=None "
+         "only together with Secure, and a Secure cookie only from a secure origin: https, or "
+         "http://127.0.0.1 and http://localhost, which Chromium counts as secure. From any "
+         "other plain-http site it is dropped."),
     Kind("signed", SIGNED_COOKIE, "", {"Path": "/"},
          "value.signature made with a DEMO ONLY key: still readable by anyone, but an edit "
          "breaks the signature (try it, then open /verify)."),
