@@ -193,3 +193,14 @@ def need_redis_server() -> None:
         if REQUIRE_SYSTEM_DEPS:
             pytest.fail(missing)
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[Any]:
+    """One real redis-server for the module (a test module takes it in by name:
+    ``from tests.support import redis_server``); skipped, or failed under CI, without one."""
+    need_redis_server()
+    from helpers.notebook.redis_server import RedisServer  # only the Redis tests need it
+
+    with RedisServer() as running:
+        yield running
