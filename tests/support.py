@@ -9,6 +9,7 @@ and on every 401 a ``WWW-Authenticate`` challenge.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -22,6 +23,8 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
+
+from helpers import b64url_encode
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds any test waits for one HTTP answer.
@@ -178,6 +181,15 @@ def assert_json_error(response: Any, status: int, error: str | None = None, *,
     if challenge is not None:
         assert header is not None and header.startswith(challenge), header
     return body
+
+
+def b64url(data: bytes | str | dict[str, Any] | list[Any]) -> str:
+    """base64url without padding of bytes, text, or JSON (compact, as a JWS part is built)."""
+    if isinstance(data, (dict, list)):
+        data = json.dumps(data, separators=(",", ":"))
+    if isinstance(data, str):
+        data = data.encode()
+    return b64url_encode(data)
 
 
 # -- system programs ------------------------------------------------------------------------------
