@@ -9,6 +9,7 @@ and on every 401 a ``WWW-Authenticate`` challenge.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -22,6 +23,8 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
+
+from helpers import b64url_encode
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds any test waits for one HTTP answer.
@@ -180,6 +183,15 @@ def assert_json_error(response: Any, status: int, error: str | None = None, *,
     return body
 
 
+def b64url(data: bytes | str | dict[str, Any] | list[Any]) -> str:
+    """base64url without padding of bytes, text, or JSON (compact, as a JWS part is built)."""
+    if isinstance(data, (dict, list)):
+        data = json.dumps(data, separators=(",", ":"))
+    if isinstance(data, str):
+        data = data.encode()
+    return b64url_encode(data)
+
+
 # -- system programs ------------------------------------------------------------------------------
 REQUIRE_SYSTEM_DEPS = os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1"
 
@@ -193,3 +205,14 @@ def need_redis_server() -> None:
         if REQUIRE_SYSTEM_DEPS:
             pytest.fail(missing)
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[Any]:
+    """One real redis-server for the module (a test module takes it in by name:
+    ``from tests.support import redis_server``); skipped, or failed under CI, without one."""
+    need_redis_server()
+    from helpers.notebook.redis_server import RedisServer  # only the Redis tests need it
+
+    with RedisServer() as running:
+        yield running

@@ -9,37 +9,21 @@ another port of ``127.0.0.1`` (same site, another origin) serves the hostile pag
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, Response, request
 
-from helpers.notebook.browser import CHROMIUM_ARGS
+from helpers.notebook.chromium import TIMEOUT_MS
 from helpers.notebook.course_clock import CourseClock
 from helpers.notebook.live_server import LiveServer
 from helpers.servers import bff, oauth
+from tests import browser_support
 from tests.oauth_client import introspect
 
-CHROMIUM = Path("/usr/bin/chromium")
-MISSING = "needs a real browser: install Debian's 'chromium' package"
-TIMEOUT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        running = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
-        yield running
-        running.close()
+# the shared headless Chromium, one for the module (the page fixture below is this file's)
+browser = browser_support.browser
 
 
 @pytest.fixture(scope="module")

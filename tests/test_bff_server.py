@@ -13,7 +13,6 @@ provider) runs in-process at the end of the file.
 from __future__ import annotations
 
 import re
-import signal
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlencode
@@ -37,12 +36,7 @@ def server() -> Iterator[tuple[CliServer, str]]:
     match = PROVIDER_LINE.match(second)
     assert match, second
     yield srv, match[1]
-    srv.process.send_signal(signal.SIGTERM)
-    assert srv.process.wait(10) == 0
-    assert srv.process.stderr is not None
-    errors = srv.process.stderr.read()
-    srv.stop()
-    assert "Traceback" not in errors and "unhandled error" not in errors, errors[-3000:]
+    srv.stop_cleanly()
 
 
 @pytest.fixture(scope="module")

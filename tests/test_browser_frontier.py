@@ -9,21 +9,17 @@ cookies blocked. One browser per module for each configuration.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, Response, request
 
-from helpers.notebook.browser import CHROMIUM_ARGS
+from helpers.notebook.chromium import CHROMIUM_ARGS, TIMEOUT_MS
 from helpers.notebook.https_sites import HttpsLiveServer, chromium_flags, tls_context
 from helpers.notebook.live_server import LiveServer
+from tests import browser_support
 
-CHROMIUM = Path("/usr/bin/chromium")
-MISSING = "needs a real browser: install Debian's 'chromium' package"
-TIMEOUT_MS = 10_000
 NAMES = ("site-a.test", "site-b.test", "widget.test")
 PREFIXED = {"__Secure-ok=1; Secure": True, "__Secure-no=1": False,
             "__Host-ok=1; Secure; Path=/": True, "__Host-no=1; Secure; Path=/app": False,
@@ -37,10 +33,7 @@ PREFIXED = {"__Secure-ok=1; Secure": True, "__Secure-no=1": False,
 
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
+    browser_support.require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -48,7 +41,8 @@ def playwright() -> Iterator[Any]:
 
 
 def launch(playwright: Any, *extra: str) -> Any:
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra])
+    path = browser_support.require_chromium()
+    return playwright.chromium.launch(executable_path=str(path), args=[*CHROMIUM_ARGS, *extra])
 
 
 @pytest.fixture(scope="module")

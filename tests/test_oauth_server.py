@@ -13,7 +13,6 @@ a refresh token, and hostile input at every endpoint.
 from __future__ import annotations
 
 import base64
-import signal
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -50,12 +49,7 @@ RACERS = 8
 def server() -> Iterator[CliServer]:
     srv = start_cli_server("oauth")
     yield srv
-    srv.process.send_signal(signal.SIGTERM)
-    assert srv.process.wait(10) == 0
-    assert srv.process.stderr is not None
-    errors = srv.process.stderr.read()
-    srv.stop()
-    assert "Traceback" not in errors and "unhandled error" not in errors, errors[-3000:]
+    srv.stop_cleanly()
 
 
 @pytest.fixture(scope="module")

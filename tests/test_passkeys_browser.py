@@ -14,24 +14,19 @@ import base64
 import hashlib
 import itertools
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from helpers.notebook.chromium import TIMEOUT_MS
 from helpers.notebook.course_clock import CourseClock
 from helpers.notebook.live_server import LiveServer
 from helpers.servers.passkeys import CHALLENGE_TTL, IDLE_TIMEOUT, create_app
+from tests import browser_support
 from tests.support import CliServer, start_cli_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-MISSING = "needs a real browser: install Debian's 'chromium' package"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 10_000
 AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
                  "hasUserVerification": True, "isUserVerified": True,
                  "automaticPresenceSimulation": True}
@@ -48,18 +43,8 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("COURSE_REQUIRE_SYSTEM_DEPS") == "1":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        running = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield running
-        running.close()
+# the shared headless Chromium, one for the module
+browser = browser_support.browser
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,12 @@ from helpers.notebook.redis_server import RedisServer
 from helpers.paths import DATA_DIR
 from helpers.servers.sessions import create_app
 from helpers.stores import SQLiteSessionStore
+from tests import support
 from tests.support import (
     COOKIE_CHALLENGE,
     TIMEOUT,
     CliServer,
     assert_json_error,
-    need_redis_server,
     run_concurrently,
     start_cli_server,
 )
@@ -36,12 +36,8 @@ from tests.support import (
 NEW_PASSWORD = "a much longer passphrase"
 SID = re.compile(r"[A-Za-z0-9_-]{43}")
 
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    need_redis_server()
-    with RedisServer() as running:
-        yield running
+# the shared real redis-server, one for the module
+redis_server = support.redis_server
 
 
 @pytest.fixture(scope="module")

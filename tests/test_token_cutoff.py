@@ -23,21 +23,17 @@ from helpers.notebook.redis_server import RedisServer
 from helpers.servers.tokens import create_app
 from helpers.servers.tokens.cutoff import cutoff_second
 from helpers.stores.cutoffs import SQLiteCutoffs
+from tests import support
 from tests.support import (
     TIMEOUT,
     CliServer,
     assert_json_error,
-    need_redis_server,
     run_concurrently,
     start_cli_server,
 )
 
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    need_redis_server()
-    with RedisServer() as running:
-        yield running
+# the shared real redis-server, one for the module
+redis_server = support.redis_server
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ test_tokens_server.py.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.client
 import json
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwcrypto import jwk as jc_jwk
 from jwt.algorithms import get_default_algorithms
 
+from helpers import payload_of
 from helpers.servers.tokens import create_app
 from helpers.servers.tokens.dpop import ReplayCache, normalize_htu
 from tests.support import (
@@ -36,6 +36,7 @@ from tests.support import (
     CliServer,
     FrozenClock,
     assert_json_error,
+    b64url,
     login,
     module_server,
     run_concurrently,
@@ -55,19 +56,6 @@ def nonce_server() -> Iterator[CliServer]:
 
 
 # -- the client side, from RFC 9449 section 4.2 ---------------------------------------------
-def b64url(data: bytes | str | dict[str, Any]) -> str:
-    if isinstance(data, dict):
-        data = json.dumps(data, separators=(",", ":"))
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def part(token: str, index: int) -> dict[str, Any]:
-    segment = token.split(".")[index]
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-
-
 def new_key(alg: str) -> Any:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
@@ -151,7 +139,7 @@ def bound(server: CliServer) -> tuple[Holder, dict[str, Any]]:
     """A DPoP-bound login shared by the tests that only read, renewed once its access token
     is near its exp (a test may move the server's clock)."""
     pair = _shared.get(server.url)
-    if pair is None or part(pair[1]["access_token"], 1)["exp"] < now(server) + 60:
+    if pair is None or payload_of(pair[1]["access_token"])["exp"] < now(server) + 60:
         holder = Holder()
         response = dpop_login(server, holder)
         assert response.status_code == 200, response.text
@@ -165,7 +153,7 @@ def test_a_login_with_a_proof_gets_a_dpop_bound_pair(server: CliServer,
     holder, pair = bound
     assert pair["token_type"] == "DPoP" and set(pair) == {
         "access_token", "refresh_token", "token_type", "expires_in"}
-    assert part(pair["access_token"], 1)["cnf"] == {"jkt": holder.jkt}
+    assert payload_of(pair["access_token"])["cnf"] == {"jkt": holder.jkt}
     assert dpop_me(server, holder, pair["access_token"]).json() == {"sub": "alice"}
 
 
@@ -173,13 +161,13 @@ def test_a_login_with_a_proof_gets_a_dpop_bound_pair(server: CliServer,
 def test_every_advertised_algorithm_works(server: CliServer, alg: str) -> None:
     holder = Holder(alg)
     pair = dpop_login(server, holder, "bob").json()
-    assert part(pair["access_token"], 1)["cnf"]["jkt"] == holder.jkt
+    assert payload_of(pair["access_token"])["cnf"]["jkt"] == holder.jkt
     assert dpop_me(server, holder, pair["access_token"]).status_code == 200
 
 
 def test_a_login_without_a_proof_is_bearer_as_before(server: CliServer) -> None:
     pair = login(server.url, "bob").json()
-    assert pair["token_type"] == "Bearer" and "cnf" not in part(pair["access_token"], 1)
+    assert pair["token_type"] == "Bearer" and "cnf" not in payload_of(pair["access_token"])
 
 
 # -- refusals at /me -------------------------------------------------------------------------
@@ -571,7 +559,7 @@ def test_a_bound_refresh_token_needs_its_keys_proof(server: CliServer) -> None:
     fresh = refresh(server, pair["refresh_token"], holder)
     assert fresh.status_code == 200, fresh.text
     assert fresh.json()["token_type"] == "DPoP"
-    assert part(fresh.json()["access_token"], 1)["cnf"] == {"jkt": holder.jkt}
+    assert payload_of(fresh.json()["access_token"])["cnf"] == {"jkt": holder.jkt}
     assert dpop_me(server, holder, fresh.json()["access_token"]).status_code == 200
     assert_json_error(refresh(server, fresh.json()["refresh_token"], None), 400, "invalid_grant",
                       field=DESCRIBED)
@@ -592,7 +580,7 @@ def test_a_bearer_login_refreshed_with_a_proof_becomes_bound(server: CliServer) 
     pair = login(server.url, "bob").json()
     fresh = refresh(server, pair["refresh_token"], holder).json()
     assert fresh["token_type"] == "DPoP"
-    assert part(fresh["access_token"], 1)["cnf"] == {"jkt": holder.jkt}
+    assert payload_of(fresh["access_token"])["cnf"] == {"jkt": holder.jkt}
     assert_json_error(refresh(server, fresh["refresh_token"], None), 400, "invalid_grant",
                       field=DESCRIBED)
 

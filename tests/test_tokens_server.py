@@ -28,11 +28,13 @@ from jwcrypto import jwk as jc_jwk
 from jwcrypto import jwt as jc_jwt
 from jwcrypto.jws import InvalidJWSSignature
 
+from helpers import header_of, payload_of
 from tests.support import (
     ROOT,
     TIMEOUT,
     CliServer,
     assert_json_error,
+    b64url,
     login,
     me,
     module_server,
@@ -58,19 +60,6 @@ def alice(server: CliServer) -> dict[str, Any]:
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-def b64url(data: bytes | str | dict[str, Any] | list[Any]) -> str:
-    if isinstance(data, (dict, list)):
-        data = json.dumps(data, separators=(",", ":"))
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def part(token: str, index: int) -> dict[str, Any]:
-    segment = token.split(".")[index]
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
 @functools.cache
@@ -142,7 +131,7 @@ def test_login_returns_a_bearer_pair_that_must_not_be_cached(server: CliServer) 
 
 def test_access_token_header_and_claims(alice: dict[str, Any]) -> None:
     token = alice["access_token"]
-    header, claims = part(token, 0), part(token, 1)
+    header, claims = header_of(token), payload_of(token)
     assert header == {"alg": "RS256", "kid": "demo-rsa-2026", "typ": "at+jwt"}
     assert set(claims) == {"iss", "sub", "aud", "client_id", "iat", "exp", "jti", "sid"}
     assert (claims["iss"], claims["aud"], claims["sub"]) == (ISSUER, AUDIENCE, "alice")
@@ -156,7 +145,7 @@ def test_access_token_header_and_claims(alice: dict[str, Any]) -> None:
 def test_each_login_gets_fresh_tokens(server: CliServer, alice: dict[str, Any]) -> None:
     again = login(server.url).json()
     assert again["refresh_token"] != alice["refresh_token"]
-    assert part(again["access_token"], 1)["jti"] != part(alice["access_token"], 1)["jti"]
+    assert payload_of(again["access_token"])["jti"] != payload_of(alice["access_token"])["jti"]
 
 
 @pytest.mark.parametrize("username, password", [("alice", "wrong"), ("mallory", "wonderland"),
@@ -256,7 +245,7 @@ def test_jwcrypto_verifies_the_token_with_only_the_published_jwks(
     assert checked.token.jose_header["kid"] == "demo-rsa-2026"
     # and the same independent verifier refuses a tampered payload
     head, _, sig = alice["access_token"].split(".")
-    forged = f"{head}.{b64url({**part(alice['access_token'], 1), 'sub': 'bob'})}.{sig}"
+    forged = f"{head}.{b64url({**payload_of(alice['access_token']), 'sub': 'bob'})}.{sig}"
     with pytest.raises(InvalidJWSSignature):
         jc_jwt.JWT(jwt=forged, key=keyset.get_key("demo-rsa-2026"), algs=["RS256"])
     with pytest.raises(jc_jwt.JWTMissingKey):  # with the whole set, no key verifies it
@@ -372,7 +361,7 @@ def _battery() -> dict[str, str]:
         "payload of invalid base64 length": f"{head}.A.{sig}",
         "payload is an array": rs256_raw(rs_header, "[1, 2, 3]"),
         "payload is not JSON": rs256_raw(rs_header, "not json"),
-        "tampered payload": f"{head}.{b64url({**part(valid, 1), 'sub': 'bob'})}.{sig}",
+        "tampered payload": f"{head}.{b64url({**payload_of(valid), 'sub': 'bob'})}.{sig}",
         "signature of another token":
             f"{head}.{payload}.{rs256(good_claims(sub='bob')).split('.')[2]}",
         "unknown kid": rs256(good_claims(), kid="demo-rsa-2026").replace(
@@ -559,7 +548,7 @@ def test_logout_ends_the_login_after_rotation_too(server: CliServer) -> None:
     """The sid of every access token of the login names the same family."""
     first = login(server.url).json()
     second = refresh(server.url, first["refresh_token"]).json()
-    assert part(first["access_token"], 1)["sid"] == part(second["access_token"], 1)["sid"]
+    assert payload_of(first["access_token"])["sid"] == payload_of(second["access_token"])["sid"]
     assert logout(server.url, access_token=first["access_token"]).status_code == 204
     assert_login_is_over(server.url, second)
 

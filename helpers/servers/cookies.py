@@ -19,6 +19,7 @@ from flask import Flask, Response, jsonify, redirect, render_template_string, re
 from itsdangerous import BadSignature, Signer
 
 from helpers.http import guard_cookie_size, install_json_errors, json_error
+from helpers.pages import page_head
 
 NAME = "cookies"
 
@@ -174,20 +175,12 @@ def set_one(response: Response, kind: Kind) -> None:
     )
 
 
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>cookie lab</title>
-<style>
- body { font-family: system-ui, sans-serif; max-width: 62em; margin: 2em auto; line-height: 1.4 }
+PAGE = page_head("cookie lab", "62em", "1.4", """\
  table { border-collapse: collapse }
  td, th { border: 1px solid #ccc; padding: .3em .5em; vertical-align: top }
  code { background: #eee; padding: 0 .2em } .yes { color: #060 } .no { color: #a00 }
  form { display: inline }
-</style>
-</head>
-<body>
+""") + """\
 <h1>Cookie lab <small>(page at <code>{{ path }}</code>)</small></h1>
 <p>
 <form method="post" action="/set"><input type="hidden" name="back" value="{{ path }}">

@@ -66,6 +66,7 @@ from helpers.http import (
 )
 from helpers.notebook.course_clock import CourseClock
 from helpers.notebook.course_clock import clock as course_clock
+from helpers.pages import page_head
 from helpers.stores import SessionRecord, SessionStore, StoreUnavailable, open_session_store
 from helpers.users import check_credentials, hash_password, load_users
 
@@ -359,17 +360,9 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>sessions demo</title>
-<style>
- body { font-family: system-ui, sans-serif; max-width: 40em; margin: 2em auto; line-height: 1.5 }
+PAGE = page_head("sessions demo", "40em", "1.5", """\
  label { display: block; margin: .5em 0 } code { background: #eee; padding: 0 .2em }
-</style>
-</head>
-<body>
+""") + """\
 <h1>Server-side sessions</h1>
 {% if session %}
 <p id="status">Logged in as <strong id="username">{{ session.username }}</strong>.</p>

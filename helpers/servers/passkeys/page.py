@@ -13,6 +13,8 @@ import secrets
 
 from flask import Response
 
+from helpers.pages import page_head
+
 SCRIPT = """
 async function post(path, body) {
   const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
@@ -53,17 +55,11 @@ if (location.hostname !== "localhost") {  // e.g. opened as http://127.0.0.1:POR
 }
 """
 
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>passkeys demo</title>
-<style>
- body {{ font-family: system-ui, sans-serif; max-width: 40em; margin: 2em auto; line-height: 1.5 }}
- code {{ background: #eee; padding: 0 .2em }} button {{ margin: .3em .3em .3em 0 }}
-</style>
-</head>
-<body>
+HEAD = page_head("passkeys demo", "40em", "1.5", """\
+ code { background: #eee; padding: 0 .2em } button { margin: .3em .3em .3em 0 }
+""")
+#: The rest of the page, a ``str.format`` template (the nonce and the script go in).
+BODY = """\
 <h1>Passkeys</h1>
 <p><label>Username <input id="username" autocomplete="username webauthn"></label></p>
 <p><button id="create" type="button">create a passkey</button>
@@ -83,6 +79,6 @@ def page_response() -> Response:
     nonce = secrets.token_urlsafe(16)
     csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-    return Response(PAGE.format(nonce=nonce, script=SCRIPT),
+    return Response(HEAD + BODY.format(nonce=nonce, script=SCRIPT),
                     content_type="text/html; charset=utf-8",
                     headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"})
