@@ -115,3 +115,13 @@ def oldest_first(records: list[SessionRecord]) -> list[SessionRecord]:
 def with_last_seen(record: SessionRecord, last_seen: float) -> SessionRecord:
     """The same session, seen at ``last_seen``."""
     return replace(record, last_seen=float(last_seen))
+
+
+def storable_text(text: str) -> bool:
+    """False for a lone surrogate: valid in a Python str and in JSON text, but not storable as
+    UTF-8 (SQLite's text, Redis's strings). Every store that keeps client text checks it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -16,6 +16,7 @@ from .sessions import (
     check_keep_for,
     check_new_session,
     oldest_first,
+    storable_text,
 )
 
 SCHEMA = """
@@ -86,7 +87,7 @@ class SQLiteSessionStore:
 
     def create(self, record: SessionRecord, ttl: float) -> None:
         check_new_session(record, ttl)
-        if not all(_encodable(v) for v in (record.sid, record.username, record.user_agent)):
+        if not all(storable_text(v) for v in (record.sid, record.username, record.user_agent)):
             raise ValueError("sid, username and user_agent must be encodable as UTF-8")
         now = time.time()
         with self._locked() as db:
@@ -115,7 +116,7 @@ class SQLiteSessionStore:
                 self._next_sweep = now + SWEEP_INTERVAL
 
     def get(self, sid: str) -> SessionRecord | None:
-        if not _encodable(sid):
+        if not storable_text(sid):
             return None  # no such id can have been stored
         with self._locked() as db:
             row = db.execute(
@@ -126,13 +127,13 @@ class SQLiteSessionStore:
         return None if row is None else SessionRecord(sid, *row)
 
     def touch(self, sid: str, last_seen: float) -> None:
-        if _encodable(sid):
+        if storable_text(sid):
             with self._locked() as db:
                 db.execute("UPDATE sessions SET last_seen = ? WHERE sid = ?",
                            (float(last_seen), sid))
 
     def delete(self, sid: str) -> bool:
-        if not _encodable(sid):
+        if not storable_text(sid):
             return False
         with self._locked() as db:
             return db.execute("DELETE FROM sessions WHERE sid = ?", (sid,)).rowcount > 0
@@ -146,7 +147,7 @@ class SQLiteSessionStore:
 
     # -- the lifecycle --------------------------------------------------------------------
     def sessions_of(self, username: str) -> list[SessionRecord]:
-        if not _encodable(username):
+        if not storable_text(username):
             return []
         with self._locked() as db:
             rows = db.execute(
@@ -156,7 +157,7 @@ class SQLiteSessionStore:
 
     def end_sessions_of(self, username: str, *, cut: float, keep_for: float) -> int:
         check_keep_for(keep_for)
-        if not _encodable(username):
+        if not storable_text(username):
             return 0
         now = time.time()
         with self._locked() as db:
@@ -174,7 +175,7 @@ class SQLiteSessionStore:
         return ended
 
     def password_hash(self, username: str) -> str | None:
-        if not _encodable(username):
+        if not storable_text(username):
             return None
         with self._locked() as db:
             row = db.execute("SELECT password_hash FROM passwords WHERE username = ?",
@@ -191,12 +192,3 @@ class SQLiteSessionStore:
 
     def __repr__(self) -> str:
         return f"<SQLiteSessionStore {self.path!r}>"
-
-
-def _encodable(text: str) -> bool:
-    """SQLite stores UTF-8 text; a lone surrogate (possible in a Python str) is not."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

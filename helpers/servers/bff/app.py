@@ -18,6 +18,7 @@ from flask import Flask, Response, jsonify, redirect, request
 
 from helpers.http import json_error, no_content
 from helpers.notebook.course_clock import CourseClock
+from helpers.stores.sessions import storable_text
 
 from . import cookie
 from .csrf import csrf_refusal
@@ -42,15 +43,6 @@ ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 def own_origin() -> str:
     """``http://127.0.0.1:PORT`` of the socket the request came in on (never the Host header)."""
     return f"http://{request.environ['SERVER_NAME']}:{request.environ['SERVER_PORT']}"
-
-
-def is_utf8(text: str) -> bool:
-    """False for a lone surrogate (valid in JSON text, but not storable as UTF-8)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def userinfo_claims(answer: Any) -> dict[str, Any] | None:
@@ -225,7 +217,7 @@ def register_routes(app: Flask, *, store: BffStore, provider: ProviderClient,
         body = request.get_json(silent=True) if request.is_json else None
         text = body.get("text") if isinstance(body, dict) else None
         if (not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE
-                or not is_utf8(text)):
+                or not storable_text(text)):
             return json_error(400, "invalid_request",
                               f'Send JSON {{"text": "..."}}, 1 to {MAX_NOTE} characters.')
         note_id = store.add_note(found[1].sub, text, now=clock.time())
