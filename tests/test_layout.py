@@ -7,12 +7,13 @@ Python's import order happens to hide it.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.support import ROOT
 
 HELPERS = ROOT / "helpers"
-#: Old import paths kept for notebooks; new code never imports them.
+#: Import paths of the old flat layout; they are gone, and nothing may import them again.
 OLD_PATHS = {"helpers.course_clock", "helpers.errors", "helpers.exercises", "helpers.live_server",
              "helpers.redis_server", "helpers.redis_store", "helpers.round_robin",
              "helpers.session_store"}
@@ -73,6 +74,19 @@ def test_new_code_never_imports_an_old_path() -> None:
     for name, targets in graph().items():
         if name not in OLD_PATHS and name != "helpers":
             assert not targets & OLD_PATHS, (name, targets & OLD_PATHS)
+
+
+def test_the_old_flat_modules_are_gone_and_nothing_names_them() -> None:
+    for old in OLD_PATHS:
+        assert not (ROOT / (old.replace(".", "/") + ".py")).exists(), old
+    sources = [*ROOT.glob("tests/**/*.py"), *ROOT.glob("tools/*.py"), *HELPERS.rglob("*.py"),
+               *ROOT.glob("notebooks/*.ipynb")]
+    pattern = re.compile(r"\b(" + "|".join(re.escape(o) for o in sorted(OLD_PATHS)) + r")\b")
+    for path in sources:
+        if path.name == "test_layout.py":
+            continue
+        found = pattern.findall(path.read_text(encoding="utf-8"))
+        assert not found, (path.relative_to(ROOT), sorted(set(found)))
 
 
 def test_notebook_plumbing_and_stores_do_not_import_the_servers() -> None:

@@ -89,7 +89,7 @@ def test_login_on_one_instance_is_valid_on_the_other(cluster: Cluster) -> None:
 
 
 def test_the_session_lives_in_redis(cluster: Cluster) -> None:
-    from helpers.redis_store import RedisSessionStore
+    from helpers.stores.redis_sessions import RedisSessionStore
 
     name, sid = session_cookie(login(cluster.two.url, "bob", "builder"))
     store = RedisSessionStore.from_url(cluster.redis.url)

@@ -230,7 +230,7 @@ def bench_live_server(runs: int) -> dict[str, Any]:
     import requests
     from flask import Flask
 
-    from helpers.live_server import LiveServer
+    from helpers.notebook.live_server import LiveServer
 
     app = Flask("bench")
 

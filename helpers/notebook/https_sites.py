@@ -6,7 +6,7 @@ machine, with no network, that takes three pieces, each hidden here:
 
 * a throwaway certificate authority and one certificate for every test name (``trustme``,
   made in memory, never written to disk or trusted by the system);
-* a :class:`~helpers.live_server.LiveServer` that speaks TLS with that certificate;
+* a :class:`~helpers.notebook.live_server.LiveServer` that speaks TLS with that certificate;
 * Chromium flags that send the test names to 127.0.0.1 (``--host-resolver-rules``) and
   accept the throwaway certificate (``--ignore-certificate-errors``), for a browser of
   its own (:func:`helpers.notebook.browser.open_browser_with`), never the course's main one.
@@ -66,5 +66,6 @@ class HttpsLiveServer(LiveServer):
 
 
 def serve_https(app: Any, name: str, context: ssl.SSLContext) -> HttpsLiveServer:
-    """Like :func:`helpers.live_server.serve` over HTTPS: a re-run cell replaces the older one."""
+    """Like :func:`helpers.notebook.live_server.serve` over HTTPS: a re-run cell replaces the
+    older one."""
     return serve_started(name, lambda: HttpsLiveServer(app, context=context, name=name).start())

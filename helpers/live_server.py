@@ -1,3 +1,0 @@
-"""Old import path, kept for notebooks that use it: the code lives in the module below."""
-
-from helpers.notebook.live_server import *  # noqa: F403 - every public name of the new module, under the old path
