@@ -6,7 +6,9 @@ flushed at once, is exactly ``Serving NAME on http://127.0.0.1:PORT`` (``passkey
 SIGTERM and then exits 0. An unknown NAME, or an option that server does not take, exits 2
 with one line saying so. ``--clock`` adds ``POST /_clock {"advance": SECONDS}``
 (see :mod:`helpers.clock_route`) to any server. ``--dpop-nonce`` (the ``tokens``
-server) makes every DPoP proof carry a server nonce (RFC 9449 section 8).
+server) makes every DPoP proof carry a server nonce (RFC 9449 section 8). ``--users PATH``
+serves the users of another file in the format of ``data/users.json`` (the test suite's copy
+hashes the same demo passwords at a lower scrypt cost, as its tests log in hundreds of times).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import servers
+from . import servers, users
 from .clock_route import ClockRoute
 from .notebook.course_clock import clock
 from .notebook.live_server import HOST, POLL_INTERVAL, PortUnavailable, make_quiet_server
@@ -43,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     # default None, not False: an option left out is not passed to the server at all
     serve.add_argument("--dpop-nonce", action="store_true", default=None,
                        help="require a server nonce in every DPoP proof (RFC 9449 section 8)")
+    serve.add_argument("--users", metavar="PATH", default=None,
+                       help="the demo users' file (default data/users.json)")
     return parser
 
 
@@ -113,6 +118,8 @@ def serve(name: str, port: int = 0, *, with_clock: bool = False, **options: Any)
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
+        if args.users is not None:  # read by load_users() when the server is built
+            users.USERS_FILE = Path(args.users)
         return serve(args.name, args.port, with_clock=args.clock, db=args.db, redis=args.redis,
                      dpop_nonce=args.dpop_nonce)
     return EXIT_USAGE  # pragma: no cover - argparse rejects other commands

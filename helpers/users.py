@@ -16,6 +16,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .paths import DATA_DIR
 
+#: The demo users' file. :func:`load_users` looks it up at call time, so one process can point
+#: every server it builds at another file (``python -m helpers serve NAME --users PATH``).
 USERS_FILE = DATA_DIR / "users.json"
 
 
@@ -26,9 +28,9 @@ class DemoUser:
     role: str
 
 
-def load_users(path: Path = USERS_FILE) -> dict[str, DemoUser]:
-    """Read the demo users into a ``{username: DemoUser}`` dict."""
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+def load_users(path: Path | None = None) -> dict[str, DemoUser]:
+    """Read the demo users (``path``, else :data:`USERS_FILE`) into ``{username: DemoUser}``."""
+    raw = json.loads(Path(path or USERS_FILE).read_text(encoding="utf-8"))
     return {
         name: DemoUser(username=name, password_hash=entry["password_hash"], role=entry["role"])
         for name, entry in raw["users"].items()

@@ -32,6 +32,8 @@ TIMEOUT = 10
 FIRST_LINE = re.compile(
     r"^Serving (?P<name>[a-z0-9_-]+) on (?P<url>http://(?:127\.0\.0\.1|localhost):(?P<port>\d+))$")
 DEMO_PASSWORDS = {"alice": "wonderland", "bob": "builder"}
+#: The demo users at a lower scrypt cost, served by every server the tests build (conftest.py).
+TEST_USERS = ROOT / "tests" / "data" / "users.json"
 #: The challenge every 401 of a cookie-session server carries (a course convention).
 COOKIE_CHALLENGE = 'Cookie realm="sessions", form="/login"'
 T = TypeVar("T")
@@ -102,9 +104,13 @@ class CliServer:
 
 
 def start_cli_server(name: str, *args: str, env: dict[str, str] | None = None) -> CliServer:
-    """Start a demo server through the CLI and wait for its first line."""
+    """Start a demo server through the CLI and wait for its first line.
+
+    It serves :data:`TEST_USERS` unless ``args`` name another ``--users`` file.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "helpers", "serve", name, *args],
+        [sys.executable, "-m", "helpers", "serve", name, *args,
+         *([] if "--users" in args else ["--users", str(TEST_USERS)])],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
