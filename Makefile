@@ -9,26 +9,28 @@ NB     ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 JOBS   ?= 2
 # The installer: uv (PyPI `uv`, pinned here) installs the same list as pip, several times
 # faster; `make setup INSTALLER=pip`, or any failure to get uv, falls back to plain pip.
-# --compile-bytecode: pip writes .pyc files at install, uv only when asked; without them every
-# process (each kernel, each pytest worker) would compile its imports again, since
-# PYTHONDONTWRITEBYTECODE below stops Python from caching them later.
+# --compile-bytecode: pip writes .pyc files at install, uv only when asked; without them the
+# first run of every process (each kernel, each pytest worker) would compile its imports.
 INSTALLER  ?= uv
 UV_VERSION := 0.13.8
 
 # Jupyter kernels and tools must come from the course's own environment.
 export PATH := $(BIN):$(PATH)
-export PYTHONDONTWRITEBYTECODE := 1
+# Python caches compiled modules (the course's own helpers, and the tests as pytest rewrites
+# their asserts) in __pycache__ folders, which git ignores: a warm run compiles nothing.
 # JupyterLab refuses to start as root unless told it may (CI and many containers are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test lint pytest notebooks rerun bench clean site site-test
+.PHONY: help setup lab test lint pytest notebooks rerun browser-test check bench clean site site-test
 
 help:
 	@echo "make lab        set up .venv and open the course in JupyterLab"
 	@echo "make test       set up .venv, then ruff, pytest and strict nbval on every notebook"
 	@echo "make notebooks  re-run notebooks top to bottom in fresh kernels (NB=notebooks/01_....ipynb for one)"
+	@echo "make browser-test  the demo servers end to end in headless Chromium (CI runs it after make test)"
 	@echo "make rerun      run every code cell of every notebook twice in a row (CI runs it after make test)"
+	@echo "make check      all CI runs: make test, browser-test, rerun and site-test"
 	@echo "make bench      measure test, notebook, server and kernel timings (BENCH_ARGS=--cold adds a cold setup)"
 	@echo "make site       build the course as a static site in build/site (view: python3 -m http.server -d build/site)"
 	@echo "make site-test  build it, then open every page in headless Chromium (and check JupyterLab settings)"
@@ -74,6 +76,14 @@ notebooks: setup
 # with its own kernel, so `--dist load` spreads the notebooks over the workers.
 rerun: setup
 	COURSE_RERUN=1 $(BIN)/python -m pytest -n $(JOBS) --dist load tests/rerun
+
+# The browser end-to-end tests (pytest -m browser): every page of a fresh browser context costs
+# Chromium about half a CPU-second, so these ~60 tests would double `make test`; the notebooks'
+# own browser cells stay in `make test`.
+browser-test: setup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m browser tests
+
+check: test browser-test rerun site-test
 
 bench: setup
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)

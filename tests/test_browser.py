@@ -15,6 +15,9 @@ from helpers import LiveServer
 from helpers.servers import cookies, sessions
 from tests import browser_support
 
+# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
+pytestmark = pytest.mark.browser
+
 # the shared Chromium fixtures (tests/test_oauth_browser.py takes ``browser`` from here too)
 browser, page = browser_support.browser, browser_support.page
 

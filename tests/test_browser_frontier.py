@@ -20,6 +20,9 @@ from helpers.notebook.https_sites import HttpsLiveServer, chromium_flags, tls_co
 from helpers.notebook.live_server import LiveServer
 from tests import browser_support
 
+# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
+pytestmark = pytest.mark.browser
+
 NAMES = ("site-a.test", "site-b.test", "widget.test")
 PREFIXED = {"__Secure-ok=1; Secure": True, "__Secure-no=1": False,
             "__Host-ok=1; Secure; Path=/": True, "__Host-no=1; Secure; Path=/app": False,

@@ -24,6 +24,9 @@ from helpers.notebook.browser import (
 from helpers.notebook.chromium import run_in_page
 from tests.browser_support import require_chromium
 
+# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="module", autouse=True)
 def chromium() -> None:

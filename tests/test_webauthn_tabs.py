@@ -10,6 +10,9 @@ import pytest
 
 from helpers.notebook import webauthn_tabs as browser
 
+# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(autouse=True)
 def needs_chromium() -> None:
