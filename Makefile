@@ -17,7 +17,10 @@ UV_VERSION := 0.13.8
 # Jupyter kernels and tools must come from the course's own environment.
 export PATH := $(BIN):$(PATH)
 # Python caches compiled modules (the course's own helpers, and the tests as pytest rewrites
-# their asserts) in __pycache__ folders, which git ignores: a warm run compiles nothing.
+# their asserts) in __pycache__ folders, which git ignores: a warm run compiles nothing. An
+# environment that turns the cache off would have every kernel, worker and server compile its
+# imports again (several CPU-seconds per `make test`), so the course's commands turn it on.
+unexport PYTHONDONTWRITEBYTECODE
 # JupyterLab refuses to start as root unless told it may (CI and many containers are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
