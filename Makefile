@@ -25,15 +25,15 @@ unexport PYTHONDONTWRITEBYTECODE
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test lint pytest notebooks rerun browser-test check bench clean site site-test
+.PHONY: help setup lab test lint pytest notebooks rerun e2e check bench clean site site-test
 
 help:
 	@echo "make lab        set up .venv and open the course in JupyterLab"
 	@echo "make test       set up .venv, then ruff, pytest and strict nbval on every notebook"
 	@echo "make notebooks  re-run notebooks top to bottom in fresh kernels (NB=notebooks/01_....ipynb for one)"
-	@echo "make browser-test  the demo servers end to end in headless Chromium (CI runs it after make test)"
+	@echo "make e2e        the end-to-end suites: headless Chromium, CLI processes, hostile input (CI runs it after make test)"
 	@echo "make rerun      run every code cell of every notebook twice in a row (CI runs it after make test)"
-	@echo "make check      all CI runs: make test, browser-test, rerun and site-test"
+	@echo "make check      all CI runs: make test, e2e, rerun and site-test"
 	@echo "make bench      measure test, notebook, server and kernel timings (BENCH_ARGS=--cold adds a cold setup)"
 	@echo "make site       build the course as a static site in build/site (view: python3 -m http.server -d build/site)"
 	@echo "make site-test  build it, then open every page in headless Chromium (and check JupyterLab settings)"
@@ -80,13 +80,15 @@ notebooks: setup
 rerun: setup
 	COURSE_RERUN=1 $(BIN)/python -m pytest -n $(JOBS) --dist load tests/rerun
 
-# The browser end-to-end tests (pytest -m browser): every page of a fresh browser context costs
-# Chromium about half a CPU-second, so these ~60 tests would double `make test`; the notebooks'
-# own browser cells stay in `make test`.
-browser-test: setup
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m browser tests
+# The end-to-end suites (pytest -m e2e): the demo servers and the browser helpers in headless
+# Chromium (a fresh browser context costs Chromium about half a CPU-second), the CLI's processes,
+# signals and exit codes, and the hostile-input sweep through six server processes. Together
+# they would double `make test`; the notebooks' own browser cells, and the other tests, which
+# also drive servers started through the CLI, stay in `make test`.
+e2e: setup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m e2e tests
 
-check: test browser-test rerun site-test
+check: test e2e rerun site-test
 
 bench: setup
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)

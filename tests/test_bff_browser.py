@@ -22,8 +22,8 @@ from helpers.servers import bff, oauth
 from tests import browser_support
 from tests.oauth_client import introspect
 
-# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
-pytestmark = pytest.mark.browser
+# an end-to-end suite in headless Chromium: `make e2e` (CI runs it right after `make test`)
+pytestmark = pytest.mark.e2e
 
 # the shared headless Chromium, one for the module (the page fixture below is this file's)
 browser = browser_support.browser

@@ -15,8 +15,8 @@ from helpers import LiveServer
 from helpers.servers import cookies, sessions
 from tests import browser_support
 
-# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
-pytestmark = pytest.mark.browser
+# an end-to-end suite in headless Chromium: `make e2e` (CI runs it right after `make test`)
+pytestmark = pytest.mark.e2e
 
 # the shared Chromium fixtures (tests/test_oauth_browser.py takes ``browser`` from here too)
 browser, page = browser_support.browser, browser_support.page

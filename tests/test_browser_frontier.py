@@ -20,8 +20,8 @@ from helpers.notebook.https_sites import HttpsLiveServer, chromium_flags, tls_co
 from helpers.notebook.live_server import LiveServer
 from tests import browser_support
 
-# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
-pytestmark = pytest.mark.browser
+# an end-to-end suite in headless Chromium: `make e2e` (CI runs it right after `make test`)
+pytestmark = pytest.mark.e2e
 
 NAMES = ("site-a.test", "site-b.test", "widget.test")
 PREFIXED = {"__Secure-ok=1; Secure": True, "__Secure-no=1": False,

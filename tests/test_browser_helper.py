@@ -24,8 +24,8 @@ from helpers.notebook.browser import (
 from helpers.notebook.chromium import run_in_page
 from tests.browser_support import require_chromium
 
-# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
-pytestmark = pytest.mark.browser
+# an end-to-end suite in headless Chromium: `make e2e` (CI runs it right after `make test`)
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module", autouse=True)

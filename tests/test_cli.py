@@ -17,6 +17,10 @@ import requests
 from helpers.servers import accepted_options, available
 from tests.support import ROOT, TIMEOUT, CliServer, assert_json_error, start_cli_server
 
+# an end-to-end suite of the CLI's processes, signals and exit codes: `make e2e` (CI runs it
+# right after `make test`)
+pytestmark = pytest.mark.e2e
+
 SERVER_NAMES = list(available())
 
 

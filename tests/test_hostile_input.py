@@ -21,6 +21,9 @@ import pytest
 from helpers.servers import accepted_options, factory, names
 from tests.support import TIMEOUT, CliServer, start_cli_server
 
+# an end-to-end sweep through six server processes: `make e2e` (CI runs it after `make test`)
+pytestmark = pytest.mark.e2e
+
 #: Paths no server has (tried with GET and POST); every server also gets /_clock (POST), the
 #: CLI's --clock route.
 NOT_ROUTES = {"/_clock": {"POST"}, "/no-such-path": {"GET", "POST"}, "/%00": {"GET", "POST"},

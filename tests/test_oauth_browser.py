@@ -16,8 +16,8 @@ from tests.oauth_client import REDIRECT_URI, AuthRequest
 from tests.support import CliServer, start_cli_server
 from tests.test_browser import browser  # noqa: F401 - the shared Chromium fixture (skips without chromium)
 
-# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
-pytestmark = pytest.mark.browser
+# an end-to-end suite in headless Chromium: `make e2e` (CI runs it right after `make test`)
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

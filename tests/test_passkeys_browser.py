@@ -27,8 +27,8 @@ from helpers.servers.passkeys import CHALLENGE_TTL, IDLE_TIMEOUT, create_app
 from tests import browser_support
 from tests.support import CliServer, start_cli_server
 
-# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
-pytestmark = pytest.mark.browser
+# an end-to-end suite in headless Chromium: `make e2e` (CI runs it right after `make test`)
+pytestmark = pytest.mark.e2e
 
 AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
                  "hasUserVerification": True, "isUserVerified": True,

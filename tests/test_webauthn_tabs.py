@@ -10,8 +10,8 @@ import pytest
 
 from helpers.notebook import webauthn_tabs as browser
 
-# a browser end-to-end test: `make browser-test` (CI runs it right after `make test`)
-pytestmark = pytest.mark.browser
+# an end-to-end suite in headless Chromium: `make e2e` (CI runs it right after `make test`)
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(autouse=True)
